@@ -1,0 +1,9 @@
+// Package presence owns the presence model and its rules: connections, sessions
+// (main and child windows of one app are one session), the grace period, manual
+// status, idle aggregation, the phone overlay, and per-user versions.
+//
+// It defines the Store interface and its two implementations: Memory (in-process,
+// the embedded default) and Redis (production, shared by all nodes). Both must
+// pass the same contract suite (storetest). The package knows nothing about
+// WebSockets, HTTP or NATS: callers publish the Changes it returns.
+package presence

@@ -1,0 +1,355 @@
+package presence
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Memory is the in-process Store of the embedded default (no PGW_REDIS_URL).
+// It holds everything under one mutex: a single node needs nothing faster, and
+// the rules stay easy to read. It is the reference the Redis store is tested
+// against (storetest).
+type Memory struct {
+	opt Options
+
+	mu       sync.Mutex
+	users    map[userKey]*memUser
+	sessions map[string]userKey             // session id -> owner
+	nodes    map[string]time.Time           // node -> last heartbeat
+	reaped   map[string]bool                // nodes declared dead
+	byNode   map[string]map[string]ConnInfo // node -> conn id -> conn
+}
+
+type userKey struct{ tenant, user string }
+
+type memUser struct {
+	st      UserState
+	conns   map[string]ConnInfo
+	last    Presence
+	version int64
+}
+
+// NewMemory returns an empty in-process store.
+func NewMemory(opt Options) *Memory {
+	return &Memory{
+		opt:      opt,
+		users:    map[userKey]*memUser{},
+		sessions: map[string]userKey{},
+		nodes:    map[string]time.Time{},
+		reaped:   map[string]bool{},
+		byNode:   map[string]map[string]ConnInfo{},
+	}
+}
+
+var _ Store = (*Memory)(nil)
+
+func (m *Memory) user(t, u string) *memUser {
+	k := userKey{t, u}
+	mu := m.users[k]
+	if mu == nil {
+		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}, conns: map[string]ConnInfo{}}
+		mu.last = OfflinePresence(t, u)
+		m.users[k] = mu
+	}
+	return mu
+}
+
+// commit recomputes the presence of u after a transition and bumps its
+// version when the PRESENCE object changed. It forgets users with nothing left.
+func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
+	if live := Aggregate(t, u, &mu.st); live.Sessions == 0 && mu.st.Manual != "" {
+		// A manual status lasts only while the user is present.
+		mu.st.Manual, mu.st.Note = "", ""
+	}
+	p := Aggregate(t, u, &mu.st)
+	ch := Change{Presence: mu.last}
+	if !p.SameState(mu.last) {
+		mu.version = NextVersion(mu.version, now)
+		p.Version, p.Since = mu.version, FormatSince(now)
+		mu.last = p
+		ch = Change{Presence: p, Changed: true}
+	}
+	if len(mu.conns) == 0 && len(mu.st.Sessions) == 0 && mu.st.Phone == nil {
+		// Keep nothing for an absent user; NextVersion's clock floor keeps
+		// versions increasing when they come back.
+		delete(m.users, userKey{t, u})
+	}
+	return ch
+}
+
+func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := userKey{c.Tenant, c.User}
+	if owner, ok := m.sessions[c.Session]; ok && owner != k {
+		return Change{}, fmt.Errorf("session %q: %w", c.Session, ErrSessionConflict)
+	}
+	mu := m.user(c.Tenant, c.User)
+	if _, again := mu.conns[c.Conn]; !again {
+		if len(mu.conns) >= m.opt.MaxConnsPerUser {
+			return Change{}, fmt.Errorf("user %q holds %d connections: %w", c.User, len(mu.conns), ErrTooManyConnections)
+		}
+	}
+	mu.conns[c.Conn] = c
+	if m.byNode[c.Node] == nil {
+		m.byNode[c.Node] = map[string]ConnInfo{}
+	}
+	m.byNode[c.Node][c.Conn] = c
+	m.sessions[c.Session] = k
+	s := mu.st.Sessions[c.Session]
+	if s == nil {
+		s = &SessionState{Device: c.Device, Bridge: c.Bridge}
+		mu.st.Sessions[c.Session] = s
+	}
+	s.Conns = m.countConns(mu, c.Session)
+	s.GraceUntil = time.Time{}
+	return m.commit(c.Tenant, c.User, mu, now), nil
+}
+
+func (m *Memory) countConns(mu *memUser, session string) int {
+	n := 0
+	for _, c := range mu.conns {
+		if c.Session == session {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Memory) Disconnect(_ context.Context, c ConnRef, now time.Time) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.disconnect(c, now, m.opt.Grace), nil
+}
+
+// disconnect removes one connection; a session left without connections
+// enters a grace of the given length (0 ends it at once).
+func (m *Memory) disconnect(c ConnRef, now time.Time, grace time.Duration) Change {
+	mu := m.users[userKey{c.Tenant, c.User}]
+	if mu == nil {
+		return Change{Presence: OfflinePresence(c.Tenant, c.User)}
+	}
+	if _, ok := mu.conns[c.Conn]; !ok {
+		return Change{Presence: mu.last}
+	}
+	delete(mu.conns, c.Conn)
+	if byNode := m.byNode[c.Node]; byNode != nil {
+		delete(byNode, c.Conn)
+		if len(byNode) == 0 {
+			delete(m.byNode, c.Node)
+		}
+	}
+	if s := mu.st.Sessions[c.Session]; s != nil {
+		s.Conns = m.countConns(mu, c.Session)
+		if s.Conns == 0 {
+			if grace <= 0 {
+				m.endSession(mu, c.Session)
+			} else {
+				s.GraceUntil = now.Add(grace)
+			}
+		}
+	}
+	return m.commit(c.Tenant, c.User, mu, now)
+}
+
+func (m *Memory) endSession(mu *memUser, session string) {
+	delete(mu.st.Sessions, session)
+	delete(m.sessions, session)
+}
+
+func (m *Memory) SetStatus(_ context.Context, t, u string, s Status, note string, now time.Time) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mu := m.users[userKey{t, u}]
+	if mu == nil || Aggregate(t, u, &mu.st).Sessions == 0 {
+		return Change{}, fmt.Errorf("user %q: %w", u, ErrOffline)
+	}
+	if s == Online {
+		mu.st.Manual, mu.st.Note = "", ""
+	} else {
+		mu.st.Manual, mu.st.Note = s, note
+	}
+	return m.commit(t, u, mu, now), nil
+}
+
+func (m *Memory) SetIdle(_ context.Context, t, u, session string, idle bool, now time.Time) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mu := m.users[userKey{t, u}]
+	if mu == nil || mu.st.Sessions[session] == nil {
+		return Change{}, fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+	}
+	mu.st.Sessions[session].Idle = idle
+	return m.commit(t, u, mu, now), nil
+}
+
+func (m *Memory) Logout(_ context.Context, t, u, session string, now time.Time) (Change, []ConnRef, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mu := m.users[userKey{t, u}]
+	if mu == nil || mu.st.Sessions[session] == nil {
+		return Change{}, nil, fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+	}
+	var refs []ConnRef
+	for _, c := range mu.conns {
+		if c.Session == session {
+			refs = append(refs, c.Ref())
+		}
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Conn < refs[j].Conn })
+	for _, r := range refs {
+		delete(mu.conns, r.Conn)
+		if byNode := m.byNode[r.Node]; byNode != nil {
+			delete(byNode, r.Conn)
+		}
+	}
+	m.endSession(mu, session)
+	return m.commit(t, u, mu, now), refs, nil
+}
+
+func (m *Memory) SessionOwner(_ context.Context, session string) (string, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.sessions[session]
+	if !ok {
+		return "", "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+	}
+	return k.tenant, k.user, nil
+}
+
+func (m *Memory) SetPhone(_ context.Context, t, u string, p *Phone, now time.Time) (Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mu := m.user(t, u)
+	if p != nil {
+		cp := *p
+		if p.Call != nil {
+			call := *p.Call
+			cp.Call = &call
+		}
+		p = &cp
+	}
+	mu.st.Phone = p
+	return m.commit(t, u, mu, now), nil
+}
+
+func (m *Memory) Get(_ context.Context, t, u string) (Presence, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.get(t, u), nil
+}
+
+func (m *Memory) get(t, u string) Presence {
+	if mu := m.users[userKey{t, u}]; mu != nil {
+		return mu.last
+	}
+	return OfflinePresence(t, u)
+}
+
+func (m *Memory) GetMany(_ context.Context, t string, users []string) ([]Presence, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Presence, len(users))
+	for i, u := range users {
+		out[i] = m.get(t, u)
+	}
+	return out, nil
+}
+
+func (m *Memory) ListTenant(_ context.Context, t string) ([]Presence, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Presence{}
+	for k, mu := range m.users {
+		if k.tenant == t && mu.last.Status != Offline {
+			out = append(out, mu.last)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].User < out[j].User })
+	return out, nil
+}
+
+func (m *Memory) ExpireDue(_ context.Context, now time.Time) ([]Ended, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Ended
+	for k, mu := range m.users {
+		var due []string
+		for id, s := range mu.st.Sessions {
+			if s.Conns == 0 && !s.GraceUntil.IsZero() && !now.Before(s.GraceUntil) {
+				due = append(due, id)
+			}
+		}
+		sort.Strings(due)
+		for _, id := range due {
+			bridge := mu.st.Sessions[id].Bridge
+			m.endSession(mu, id)
+			out = append(out, Ended{Tenant: k.tenant, User: k.user, Session: id, Bridge: bridge,
+				Change: m.commit(k.tenant, k.user, mu, now)})
+		}
+	}
+	return out, nil
+}
+
+func (m *Memory) Heartbeat(_ context.Context, node string, now time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	alive := !m.reaped[node]
+	delete(m.reaped, node)
+	m.nodes[node] = now
+	return alive, nil
+}
+
+func (m *Memory) ReapDeadNodes(_ context.Context, now time.Time) ([]Ended, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Ended
+	for node, beat := range m.nodes {
+		if now.Sub(beat) < m.opt.NodeTTL {
+			continue
+		}
+		delete(m.nodes, node)
+		m.reaped[node] = true
+		out = append(out, m.removeNode(node, now)...)
+	}
+	return out, nil
+}
+
+func (m *Memory) RemoveNode(_ context.Context, node string, now time.Time) ([]Ended, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.nodes, node)
+	return m.removeNode(node, now), nil
+}
+
+// removeNode drops every connection of node; sessions left without a
+// connection end at once (their node is gone, so no window can be closing).
+func (m *Memory) removeNode(node string, now time.Time) []Ended {
+	conns := m.byNode[node]
+	ids := make([]string, 0, len(conns))
+	for id := range conns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []Ended
+	for _, id := range ids {
+		c := conns[id]
+		mu := m.users[userKey{c.Tenant, c.User}]
+		var bridge bool
+		if mu != nil && mu.st.Sessions[c.Session] != nil {
+			bridge = mu.st.Sessions[c.Session].Bridge
+		}
+		ch := m.disconnect(c.Ref(), now, 0)
+		if mu != nil && mu.st.Sessions[c.Session] == nil {
+			out = append(out, Ended{Tenant: c.Tenant, User: c.User, Session: c.Session, Bridge: bridge, Change: ch})
+		}
+	}
+	delete(m.byNode, node)
+	return out
+}
+
+func (m *Memory) Ping(context.Context) error { return nil }
+func (m *Memory) Close() error               { return nil }

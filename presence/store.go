@@ -1,0 +1,93 @@
+package presence
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns. Callers classify them with errors.Is; stores wrap
+// them with %w to add detail.
+var (
+	// ErrSessionConflict: the session id is bound to another user or tenant.
+	ErrSessionConflict = errors.New("session belongs to another user")
+	// ErrTooManyConnections: the user already holds Options.MaxConnsPerUser connections.
+	ErrTooManyConnections = errors.New("too many connections for this user")
+	// ErrUnknownSession: no live session has that id.
+	ErrUnknownSession = errors.New("unknown session")
+	// ErrOffline: a manual status was set for a user with no live session; a
+	// manual status lasts only while the user is present (§3.1).
+	ErrOffline = errors.New("user is offline")
+	// ErrUnavailable: the backing service (Redis) does not answer; the caller
+	// may retry and must re-assert its connections once it is back.
+	ErrUnavailable = errors.New("presence store unavailable")
+)
+
+// Options are the rules' parameters, shared by every store.
+type Options struct {
+	// Grace is how long a session stays live after its last connection closed
+	// (contract §4, PGW_GRACE). Default 5s.
+	Grace time.Duration
+	// NodeTTL is how long a node may miss its heartbeat before it is dead and
+	// its connections are reaped (PGW_NODE_TTL). Default 8s.
+	NodeTTL time.Duration
+	// MaxConnsPerUser caps the open connections of one user over all nodes.
+	// Default 32.
+	MaxConnsPerUser int
+	// Prefix starts every key (PGW_PREFIX). Default "pgw".
+	Prefix string
+}
+
+// DefaultOptions returns the contract's defaults.
+func DefaultOptions() Options {
+	return Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw"}
+}
+
+// Store keeps presence state and applies the rules atomically per user. Every
+// method is safe for concurrent use and idempotent where retried with the same
+// arguments (a second Disconnect of one connection changes nothing).
+type Store interface {
+	// Connect registers an open connection and binds its session to the user.
+	// Fails with ErrSessionConflict or ErrTooManyConnections (nothing stored).
+	Connect(ctx context.Context, c ConnInfo, now time.Time) (Change, error)
+	// Disconnect removes a connection. When it was its session's last, the
+	// session stays live for Options.Grace (ExpireDue ends it).
+	Disconnect(ctx context.Context, c ConnRef, now time.Time) (Change, error)
+	// SetStatus sets the user's manual status and note; Online clears it.
+	// ErrOffline when the user has no live session.
+	SetStatus(ctx context.Context, tenant, user string, s Status, note string, now time.Time) (Change, error)
+	// SetIdle sets one session's idle flag.
+	SetIdle(ctx context.Context, tenant, user, session string, idle bool, now time.Time) (Change, error)
+	// Logout ends a session at once, with no grace, and returns the
+	// connections it still had so the caller can close them on their nodes.
+	// ErrUnknownSession when the user has no such session.
+	Logout(ctx context.Context, tenant, user, session string, now time.Time) (Change, []ConnRef, error)
+	// SessionOwner returns the tenant and user a live session belongs to.
+	SessionOwner(ctx context.Context, session string) (tenant, user string, err error)
+	// SetPhone replaces the user's telephony overlay (nil removes it).
+	SetPhone(ctx context.Context, tenant, user string, p *Phone, now time.Time) (Change, error)
+	// Get returns a user's presence (OfflinePresence when never seen).
+	Get(ctx context.Context, tenant, user string) (Presence, error)
+	// GetMany returns the presence of each user, in order.
+	GetMany(ctx context.Context, tenant string, users []string) ([]Presence, error)
+	// ListTenant returns every user of the tenant who is not offline.
+	ListTenant(ctx context.Context, tenant string) ([]Presence, error)
+	// ExpireDue ends the sessions whose grace ran out by now.
+	ExpireDue(ctx context.Context, now time.Time) ([]Ended, error)
+	// Heartbeat records that node is alive (TTL Options.NodeTTL). It reports
+	// false when the node had already been declared dead and reaped: the node
+	// must then re-assert its live connections with Connect.
+	Heartbeat(ctx context.Context, node string, now time.Time) (alive bool, err error)
+	// ReapDeadNodes removes the connections of nodes whose heartbeat lapsed;
+	// sessions left without a connection end at once (no grace). It returns
+	// the ended sessions with the resulting changes.
+	ReapDeadNodes(ctx context.Context, now time.Time) ([]Ended, error)
+	// RemoveNode removes every connection of node at once (clean shutdown, or
+	// a node restarting with the same id cleaning up its earlier run), with
+	// the same outcome as ReapDeadNodes.
+	RemoveNode(ctx context.Context, node string, now time.Time) ([]Ended, error)
+	// Ping reports whether the backing service answers (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}

@@ -1,0 +1,169 @@
+package problem
+
+import "net/http"
+
+// Code is the stable, machine-readable name of a problem (the problem's
+// "code" member, and the reason text of a WebSocket close).
+type Code string
+
+// The codes. Each has exactly one row in table below.
+const (
+	InvalidArgument      Code = "invalid_argument"
+	MalformedFrame       Code = "malformed_frame"
+	MalformedJSON        Code = "malformed_json"
+	UnknownType          Code = "unknown_type"
+	UnknownField         Code = "unknown_field"
+	TokenMissing         Code = "token_missing"
+	TokenMalformed       Code = "token_malformed"
+	TokenAlgorithm       Code = "token_algorithm"
+	TokenSignature       Code = "token_signature"
+	TokenUnknownKey      Code = "token_unknown_key"
+	TokenExpired         Code = "token_expired"
+	TokenNotYetValid     Code = "token_not_yet_valid"
+	TokenAudience        Code = "token_audience"
+	TokenIssuer          Code = "token_issuer"
+	TokenClaims          Code = "token_claims"
+	Forbidden            Code = "forbidden"
+	NotFound             Code = "not_found"
+	UnknownSession       Code = "unknown_session"
+	UnknownExtension     Code = "unknown_extension"
+	MethodNotAllowed     Code = "method_not_allowed"
+	UserOffline          Code = "user_offline"
+	PayloadTooLarge      Code = "payload_too_large"
+	TooManySubscriptions Code = "too_many_subscriptions"
+	UnsupportedMedia     Code = "unsupported_media_type"
+	RateLimited          Code = "rate_limited"
+	TooManyConnections   Code = "too_many_connections"
+	Unavailable          Code = "unavailable"
+	Internal             Code = "internal"
+	// Codes that only ever close a WebSocket (no HTTP use).
+	ProtocolViolation Code = "protocol_violation"
+	HelloTimeout      Code = "hello_timeout"
+	SlowConsumer      Code = "slow_consumer"
+	FrameTooLarge     Code = "frame_too_large"
+	BinaryFrame       Code = "binary_frame"
+	Shutdown          Code = "shutdown"
+	LoggedOut         Code = "logged_out"
+)
+
+// WebSocket close codes (contract §6). The reconnect rule is what a client
+// should do after receiving the code; the SDK and harness follow it.
+const (
+	// CloseNormal (1000): logged out or a normal close. Do not reconnect.
+	CloseNormal = 1000
+	// CloseGoingAway (1001): the node drains. Reconnect at once, with jitter, to any node.
+	CloseGoingAway = 1001
+	// CloseUnsupported (1003): a binary frame was sent. Do not reconnect.
+	CloseUnsupported = 1003
+	// ClosePolicy (1008): slow consumer (the outbound queue overflowed). Reconnect with backoff.
+	ClosePolicy = 1008
+	// CloseTooBig (1009): an inbound frame exceeded the limit. Do not reconnect.
+	CloseTooBig = 1009
+	// CloseProtocol (4400): a frame other than hello before welcome. Do not reconnect.
+	CloseProtocol = 4400
+	// CloseAuth (4401): a token_* refusal. Reconnect only with a new token.
+	CloseAuth = 4401
+	// CloseForbidden (4403): session of another user, wrong role. Do not reconnect.
+	CloseForbidden = 4403
+	// CloseHelloTimeout (4408): no hello in time. Reconnect with backoff.
+	CloseHelloTimeout = 4408
+	// CloseTooMany (4429): rate limited or too many connections. Reconnect with backoff.
+	CloseTooMany = 4429
+	// CloseInternal (4500): internal error. Reconnect with backoff.
+	CloseInternal = 4500
+)
+
+// Reconnect says what a client should do after a close code.
+type Reconnect string
+
+// The reconnect rules of the close-code table.
+const (
+	ReconnectNo        Reconnect = "no"
+	ReconnectAtOnce    Reconnect = "at once, with jitter"
+	ReconnectBackoff   Reconnect = "with backoff"
+	ReconnectNewToken  Reconnect = "only with a new token"
+	ReconnectNotClosed Reconnect = "" // the code never closes a connection
+)
+
+// Info is one row of the code table.
+type Info struct {
+	Code   Code
+	Status int    // HTTP status; 0 for close-only codes
+	Title  string // stable per code
+	// Close is the WebSocket close code when this problem ends a
+	// connection, 0 when it is only answered with an error frame.
+	Close   int
+	Meaning string // what it means and what to do (docs/errors.md)
+}
+
+var table = []Info{
+	{InvalidArgument, http.StatusBadRequest, "Invalid argument", 0, "A field is missing or has a bad value; errors[] names each field and why. Fix the request."},
+	{MalformedFrame, http.StatusBadRequest, "Malformed frame", 0, "A WebSocket frame is not a JSON object with a string type. The connection stays open."},
+	{MalformedJSON, http.StatusBadRequest, "Malformed JSON", 0, "An HTTP body is not valid JSON; detail names the byte offset."},
+	{UnknownType, http.StatusBadRequest, "Unknown frame type", 0, "The frame's type is not one of the contract's. The connection stays open."},
+	{UnknownField, http.StatusBadRequest, "Unknown field", 0, "An HTTP body has a member the API does not define (bodies are decoded strictly)."},
+	{TokenMissing, http.StatusUnauthorized, "Token missing", CloseAuth, "No bearer token was sent. Send Authorization: Bearer <jwt> or a hello with token."},
+	{TokenMalformed, http.StatusUnauthorized, "Token malformed", CloseAuth, "The token is not a well-formed JWT. Get a new token."},
+	{TokenAlgorithm, http.StatusUnauthorized, "Token algorithm not allowed", CloseAuth, "The token's alg is none or not one the gateway is configured for."},
+	{TokenSignature, http.StatusUnauthorized, "Token signature invalid", CloseAuth, "The signature does not verify with the configured key."},
+	{TokenUnknownKey, http.StatusUnauthorized, "Token key unknown", CloseAuth, "No configured public key has the token's kid."},
+	{TokenExpired, http.StatusUnauthorized, "Token expired", CloseAuth, "exp has passed. Get a new token (refresh before expires)."},
+	{TokenNotYetValid, http.StatusUnauthorized, "Token not yet valid", CloseAuth, "nbf or iat is in the future. Check clocks."},
+	{TokenAudience, http.StatusUnauthorized, "Token audience wrong", CloseAuth, "aud does not name the configured audience."},
+	{TokenIssuer, http.StatusUnauthorized, "Token issuer wrong", CloseAuth, "iss is not the configured issuer."},
+	{TokenClaims, http.StatusUnauthorized, "Token claims invalid", CloseAuth, "A required claim (sub, tenant, exp) is missing, of the wrong type, or not a valid id; detail names it."},
+	{Forbidden, http.StatusForbidden, "Forbidden", CloseForbidden, "The caller's role or tenant does not allow this, or the session belongs to another user."},
+	{NotFound, http.StatusNotFound, "Not found", 0, "No such route or resource."},
+	{UnknownSession, http.StatusNotFound, "Unknown session", 0, "No live session has that id."},
+	{UnknownExtension, http.StatusNotFound, "Unknown extension", 0, "The gateway knows no device with that ext; send it with user, or ipt.sync first."},
+	{MethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed", 0, "The route exists but not with this method; Allow lists the methods."},
+	{UserOffline, http.StatusConflict, "User offline", 0, "A manual status was set for a user with no live session; it lasts only while the user is present."},
+	{PayloadTooLarge, http.StatusRequestEntityTooLarge, "Payload too large", 0, "The body or a list in it is over the limit; detail names the limit."},
+	{TooManySubscriptions, http.StatusRequestEntityTooLarge, "Too many subscriptions", 0, "The connection would watch more users than allowed. Unsubscribe first."},
+	{UnsupportedMedia, http.StatusUnsupportedMediaType, "Unsupported media type", 0, "Send Content-Type: application/json."},
+	{RateLimited, http.StatusTooManyRequests, "Rate limited", CloseTooMany, "Too many frames or requests; slow down (Retry-After). Sustained abuse closes the connection."},
+	{TooManyConnections, http.StatusTooManyRequests, "Too many connections", CloseTooMany, "The user already holds the maximum number of connections."},
+	{Unavailable, http.StatusServiceUnavailable, "Service unavailable", 0, "Redis or NATS does not answer, or the node drains; retry after Retry-After."},
+	{Internal, http.StatusInternalServerError, "Internal error", CloseInternal, "A bug or unexpected failure; the log has the details. Retry with backoff."},
+	{ProtocolViolation, 0, "Protocol violation", CloseProtocol, "A frame other than hello came before welcome. Fix the client."},
+	{HelloTimeout, 0, "Hello timeout", CloseHelloTimeout, "No hello within the hello wait. Reconnect with backoff."},
+	{SlowConsumer, 0, "Slow consumer", ClosePolicy, "The client did not read fast enough and its outbound queue overflowed. Reconnect with backoff and resubscribe."},
+	{FrameTooLarge, 0, "Frame too large", CloseTooBig, "An inbound frame exceeded the frame limit."},
+	{BinaryFrame, 0, "Binary frame", CloseUnsupported, "Only text frames are accepted."},
+	{Shutdown, 0, "Shutdown", CloseGoingAway, "The node is draining. Reconnect at once, with jitter, to any node."},
+	{LoggedOut, 0, "Logged out", CloseNormal, "The session was logged out. Do not reconnect."},
+}
+
+var byCode = func() map[Code]Info {
+	m := make(map[Code]Info, len(table))
+	for _, in := range table {
+		m[in.Code] = in
+	}
+	return m
+}()
+
+// Lookup returns the row of c; unknown codes read as Internal.
+func Lookup(c Code) Info {
+	if in, ok := byCode[c]; ok {
+		return in
+	}
+	return byCode[Internal]
+}
+
+// Table returns a copy of every row, in documentation order.
+func Table() []Info { return append([]Info(nil), table...) }
+
+// ReconnectRule returns the client's reconnect rule for a close code.
+func ReconnectRule(close int) Reconnect {
+	switch close {
+	case CloseGoingAway:
+		return ReconnectAtOnce
+	case ClosePolicy, CloseHelloTimeout, CloseTooMany, CloseInternal:
+		return ReconnectBackoff
+	case CloseAuth:
+		return ReconnectNewToken
+	case 0:
+		return ReconnectNotClosed
+	}
+	return ReconnectNo
+}
