@@ -1,0 +1,132 @@
+// Command gateway runs a pgw node (`gateway` or `gateway serve`) or prints a
+// signed development token (`gateway token`). Every setting is a flag and a
+// PGW_* environment variable; flags win. See docs/operations.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgw/pgw/gateway"
+	"github.com/pgw/pgw/gateway/auth"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, getenv, stderr)
+	case "token":
+		return token(args, getenv, stdout, stderr)
+	case "help":
+		fmt.Fprintln(stdout, "usage: gateway [serve] [flags] | gateway token --sub U --tenant T [--roles r1,r2] [--ttl 1h] [--sid S]\nrun `gateway serve -h` for every setting")
+		return 0
+	}
+	fmt.Fprintf(stderr, "gateway: unknown command %q (serve, token, help)\n", cmd)
+	return 2
+}
+
+func newLogger(cfg gateway.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, rest, err := gateway.LoadConfig("gateway serve", args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway: %v\n", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "gateway: unexpected arguments %q\n", rest)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	node, err := gateway.New(ctx, cfg, gateway.Deps{Logger: log})
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	if secret := node.DevSecret(); secret != nil {
+		tok, err := auth.Sign(secret, auth.Claims{Subject: "dev", Tenant: "dev", Roles: []string{auth.RoleUser, auth.RoleAdmin},
+			Expires: time.Now().Add(24 * time.Hour)})
+		if err == nil {
+			log.Warn("no PGW_JWT_SECRET: using a random secret; tokens die with this process",
+				"dev_token", tok, "sub", "dev", "tenant", "dev", "ws", "ws://"+cfg.Addr+"/v1/ws")
+		}
+	}
+	if err := node.Run(ctx); err != nil {
+		log.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// token prints a signed HS256 token made with the configured secret.
+func token(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sub := fs.String("sub", "", "user id (sub claim, required)")
+	tenant := fs.String("tenant", "", "tenant id (required)")
+	roles := fs.String("roles", "", "comma-separated roles: user, bridge, admin (default user)")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
+	sid := fs.String("sid", "", "bind the token to one session id")
+	secret := fs.String("jwt-secret", getenv("PGW_JWT_SECRET"), "HS256 secret (PGW_JWT_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	switch {
+	case *secret == "":
+		fmt.Fprintln(stderr, "gateway token: --jwt-secret (PGW_JWT_SECRET) is required: the node must be started with the same secret")
+		return 2
+	case *sub == "":
+		fmt.Fprintln(stderr, "gateway token: --sub is required")
+		return 2
+	case *tenant == "":
+		fmt.Fprintln(stderr, "gateway token: --tenant is required")
+		return 2
+	case *ttl <= 0:
+		fmt.Fprintln(stderr, "gateway token: --ttl must be positive")
+		return 2
+	}
+	c := auth.Claims{Subject: *sub, Tenant: *tenant, Session: *sid, Expires: time.Now().Add(*ttl)}
+	if *roles != "" {
+		c.Roles = strings.Split(*roles, ",")
+	}
+	tok, err := auth.Sign([]byte(*secret), c)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway token: %v\n", err)
+		return 2
+	}
+	fmt.Fprintln(stdout, tok)
+	return 0
+}

@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pgw/pgw/presence"
+)
+
+// Config is everything a node is told. DefaultConfig documents each default;
+// Validate checks the whole at start and names the setting that is wrong.
+// Every field is a flag and a PGW_* environment variable (see Settings).
+type Config struct {
+	// Addr is the listen address for WebSocket, HTTP API, health and metrics
+	// (PGW_ADDR). Default 127.0.0.1:8080.
+	Addr string
+	// RedisURL selects the Redis store (PGW_REDIS_URL): redis://host:port/db,
+	// or several comma-separated host:port for Redis Cluster. Default empty:
+	// the in-process store (one node only).
+	RedisURL string
+	// NATSURL is the NATS server, comma-separated for a cluster
+	// (PGW_NATS_URL). Default empty: an embedded NATS server.
+	NATSURL string
+	// JWTSecret is the HS256 secret (PGW_JWT_SECRET). Default empty: a random
+	// secret is made and a ready dev token is logged at start.
+	JWTSecret string
+	// JWTKeys is a PEM or JWKS file of public keys for RS256/ES256/EdDSA,
+	// chosen by kid (PGW_JWT_KEYS). Default empty.
+	JWTKeys string
+	// JWTAudience and JWTIssuer, when set, must match the token's aud and
+	// iss (PGW_JWT_AUDIENCE, PGW_JWT_ISSUER). Default empty: not checked.
+	JWTAudience string
+	JWTIssuer   string
+	// NodeID names this node in welcome, Redis and NATS (PGW_NODE_ID).
+	// Default: host name + random suffix. A node restarted with the same id
+	// first cleans up what its earlier run left.
+	NodeID string
+	// Grace is how long a session outlives its last connection
+	// (PGW_GRACE). Default 5s.
+	Grace time.Duration
+	// NodeTTL: a node missing its heartbeat this long is dead (PGW_NODE_TTL).
+	// Default 8s; heartbeats go every NodeTTL/4.
+	NodeTTL time.Duration
+	// AllowedOrigins is the browser Origin allow-list (PGW_ALLOWED_ORIGINS):
+	// comma-separated origins such as file:// or app://desktop, "*" allows
+	// any. Default empty: only the gateway's own origin. A request without
+	// Origin (non-browser client) is always allowed.
+	AllowedOrigins []string
+	// Prefix starts every Redis key and NATS subject (PGW_PREFIX). Default pgw.
+	Prefix string
+	// LogFormat is text or json (PGW_LOG_FORMAT). Default text.
+	LogFormat string
+	// LogLevel is debug, info, warn or error (PGW_LOG_LEVEL). Default info.
+	LogLevel string
+	// Drain is how long a shutdown spreads its 1001 closes (PGW_DRAIN).
+	// Default 10s.
+	Drain time.Duration
+	// BridgeTTL: an HTTP-only bridge counts as connected while it posts at
+	// least this often (PGW_BRIDGE_TTL). Default 30s.
+	BridgeTTL time.Duration
+	// Heartbeat is the server's WebSocket ping period (PGW_HEARTBEAT).
+	// Default 25s.
+	Heartbeat time.Duration
+	// PongWait closes a connection that sent nothing (pong or frame) for
+	// this long (PGW_PONG_WAIT). Default 60s.
+	PongWait time.Duration
+	// HelloWait is how long a new connection has to send hello
+	// (PGW_HELLO_WAIT). Default 10s.
+	HelloWait time.Duration
+	// MaxFrame is the inbound frame limit in bytes (PGW_MAX_FRAME).
+	// Default 65536.
+	MaxFrame int64
+	// RateLimit and RateBurst bound the frames per connection per second
+	// (PGW_RATE_LIMIT, PGW_RATE_BURST). Default 50 and 100.
+	RateLimit float64
+	RateBurst int
+	// OutboundQueue is how many frames may wait for a slow client before it
+	// is closed 1008 slow_consumer (PGW_OUTBOUND_QUEUE). Default 256.
+	OutboundQueue int
+	// MaxSubscriptions caps the users one connection watches
+	// (PGW_MAX_SUBSCRIPTIONS). Default 10000.
+	MaxSubscriptions int
+	// MaxConnsPerUser caps one user's connections over all nodes
+	// (PGW_MAX_CONNS_PER_USER). Default 32.
+	MaxConnsPerUser int
+	// MaxBatch caps the users of one subscribe or query (PGW_MAX_BATCH).
+	// Default 1000.
+	MaxBatch int
+	// MaxBody caps an HTTP request body in bytes (PGW_MAX_BODY). Default 1 MiB.
+	MaxBody int64
+	// ExpiringNotice is how long before exp a connection is sent expiring
+	// (PGW_EXPIRING_NOTICE). Default 60s.
+	ExpiringNotice time.Duration
+}
+
+// DefaultConfig returns the contract's defaults (§6, §8).
+func DefaultConfig() Config {
+	return Config{
+		Addr:             "127.0.0.1:8080",
+		Prefix:           "pgw",
+		LogFormat:        "text",
+		LogLevel:         "info",
+		Grace:            5 * time.Second,
+		NodeTTL:          8 * time.Second,
+		Drain:            10 * time.Second,
+		BridgeTTL:        30 * time.Second,
+		Heartbeat:        25 * time.Second,
+		PongWait:         60 * time.Second,
+		HelloWait:        10 * time.Second,
+		MaxFrame:         64 << 10,
+		RateLimit:        50,
+		RateBurst:        100,
+		OutboundQueue:    256,
+		MaxSubscriptions: 10000,
+		MaxConnsPerUser:  32,
+		MaxBatch:         1000,
+		MaxBody:          1 << 20,
+		ExpiringNotice:   60 * time.Second,
+	}
+}
+
+// DefaultNodeID is the host name plus a random suffix, as a valid id.
+func DefaultNodeID() string {
+	h, _ := os.Hostname()
+	h = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, h)
+	if h == "" {
+		h = "node"
+	}
+	if len(h) > 100 {
+		h = h[:100]
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return h + "-" + hex.EncodeToString(b[:])
+}
+
+// Validate checks c and returns an error naming the first bad setting by its
+// environment variable.
+func (c *Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return bad("PGW_ADDR", "%q is not host:port: %v", c.Addr, err)
+	}
+	if c.NodeID != "" && !presence.ValidID(c.NodeID) {
+		return bad("PGW_NODE_ID", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.NodeID)
+	}
+	if !presence.ValidID(c.Prefix) {
+		return bad("PGW_PREFIX", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.Prefix)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("PGW_LOG_FORMAT", "%q must be text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("PGW_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		for _, a := range strings.Split(c.RedisURL, ",") {
+			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+				return bad("PGW_REDIS_URL", "%q is neither redis://host:port/db nor comma-separated host:port", c.RedisURL)
+			}
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if o == "" || (o != "*" && !strings.Contains(o, ":")) {
+			return bad("PGW_ALLOWED_ORIGINS", "%q is not an origin (scheme://host[:port], file://, app://name, or *)", o)
+		}
+	}
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{{"PGW_GRACE", c.Grace}, {"PGW_NODE_TTL", c.NodeTTL}, {"PGW_BRIDGE_TTL", c.BridgeTTL},
+		{"PGW_HEARTBEAT", c.Heartbeat}, {"PGW_PONG_WAIT", c.PongWait}, {"PGW_HELLO_WAIT", c.HelloWait},
+		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return bad(p.name, "must be a positive duration, got %v", p.d)
+		}
+	}
+	if c.Drain < 0 {
+		return bad("PGW_DRAIN", "must not be negative, got %v", c.Drain)
+	}
+	if c.PongWait <= c.Heartbeat {
+		return bad("PGW_PONG_WAIT", "(%v) must be longer than PGW_HEARTBEAT (%v)", c.PongWait, c.Heartbeat)
+	}
+	ints := []struct {
+		name string
+		v    int64
+	}{{"PGW_MAX_FRAME", c.MaxFrame}, {"PGW_RATE_BURST", int64(c.RateBurst)}, {"PGW_OUTBOUND_QUEUE", int64(c.OutboundQueue)},
+		{"PGW_MAX_SUBSCRIPTIONS", int64(c.MaxSubscriptions)}, {"PGW_MAX_CONNS_PER_USER", int64(c.MaxConnsPerUser)},
+		{"PGW_MAX_BATCH", int64(c.MaxBatch)}, {"PGW_MAX_BODY", c.MaxBody}}
+	for _, p := range ints {
+		if p.v <= 0 {
+			return bad(p.name, "must be a positive number, got %d", p.v)
+		}
+	}
+	if c.RateLimit <= 0 {
+		return bad("PGW_RATE_LIMIT", "must be positive, got %v", c.RateLimit)
+	}
+	return nil
+}

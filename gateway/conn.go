@@ -1,0 +1,323 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/problem"
+)
+
+// writeWait bounds one frame write; a client that cannot take a frame in
+// this time is gone or hopeless.
+const writeWait = 10 * time.Second
+
+// closeWait is how long the reader waits for the client's close reply after
+// the server sent its close frame.
+const closeWait = 2 * time.Second
+
+// conn is one WebSocket. Memory matters: an idle connection holds one
+// parked reader goroutine, this struct, a small read buffer and no writer
+// goroutine (the writer starts when a frame is queued and exits when the
+// queue is empty; write buffers come from a pool).
+type conn struct {
+	n      *Node
+	ws     *websocket.Conn
+	id     string
+	remote string
+
+	// Set once by the reader at welcome, read-only afterwards.
+	tenant, user, session string
+	device, window        string
+	bridge, admin         bool
+	info                  presence.ConnInfo
+
+	// Reader goroutine only.
+	limiter  *rate.Limiter
+	rejected int // consecutive rate-limited frames
+
+	mu           sync.Mutex
+	queue        []outFrame
+	writing      bool
+	closing      bool
+	welcomed     bool
+	claims       auth.Claims
+	expiringSent bool
+	nextPing     time.Time
+	subs         map[string]struct{} // watched users (own tenant)
+	tenantSub    bool
+	writerGone   chan struct{} // made by cleanup when it must wait for the writer
+}
+
+// outFrame is one queued write: a text frame, a ping, or the final close.
+type outFrame struct {
+	data  []byte
+	ping  bool
+	close bool
+	code  int
+	why   string
+}
+
+// send queues a text frame. A full queue means the client does not read:
+// it is closed 1008 slow_consumer so the node's memory stays bounded.
+func (c *conn) send(data []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= c.n.cfg.OutboundQueue {
+		c.mu.Unlock()
+		c.slowConsumer()
+		return
+	}
+	c.queue = append(c.queue, outFrame{data: data})
+	c.kickLocked()
+	c.mu.Unlock()
+}
+
+// ping queues a WebSocket ping (batched pings: the node's sweeper calls it).
+func (c *conn) ping() {
+	c.mu.Lock()
+	if !c.closing && len(c.queue) < c.n.cfg.OutboundQueue {
+		c.queue = append(c.queue, outFrame{ping: true})
+		c.kickLocked()
+	}
+	c.mu.Unlock()
+}
+
+// kickLocked starts the writer goroutine if none runs.
+func (c *conn) kickLocked() {
+	if !c.writing {
+		c.writing = true
+		c.n.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// writeLoop writes queued frames until the queue is empty, then exits.
+func (c *conn) writeLoop() {
+	defer c.n.wg.Done()
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writerExitLocked()
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, f := range batch {
+			if f.close {
+				c.writeClose(f.code, f.why)
+				continue
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			var err error
+			if f.ping {
+				err = c.ws.WriteMessage(websocket.PingMessage, nil)
+			} else {
+				err = c.ws.WriteMessage(websocket.TextMessage, f.data)
+				if err == nil {
+					c.n.metrics.framesOut.Inc()
+				}
+			}
+			if err != nil {
+				// The socket is broken: stop writing; the reader sees the
+				// error too and cleans up.
+				c.abort()
+				c.mu.Lock()
+				c.writerExitLocked()
+				c.mu.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// writerExitLocked marks the writer stopped, releases the queue's backing
+// array (an idle connection holds none) and wakes a waiting cleanup.
+func (c *conn) writerExitLocked() {
+	c.writing = false
+	c.queue = nil
+	if c.writerGone != nil {
+		close(c.writerGone)
+		c.writerGone = nil
+	}
+}
+
+// writeClose sends the close frame and gives the client closeWait to answer
+// before the reader gives up (which then cleans up).
+func (c *conn) writeClose(code int, why string) {
+	msg := websocket.FormatCloseMessage(code, why)
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		c.abort()
+		return
+	}
+	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
+}
+
+// abort drops the TCP connection at once.
+func (c *conn) abort() { _ = c.ws.NetConn().Close() }
+
+// closeWith ends the connection the way the server chose: a bye frame when
+// bye is set and the queue can take it, then the close frame with code and
+// the problem code as reason. Later calls do nothing.
+func (c *conn) closeWith(code int, reason problem.Code, bye bool) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	if bye && len(c.queue) < c.n.cfg.OutboundQueue {
+		c.queue = append(c.queue, outFrame{data: byeFrame(reason)})
+	}
+	c.queue = append(c.queue, outFrame{close: true, code: code, why: string(reason)})
+	c.kickLocked()
+	c.mu.Unlock()
+	c.n.metrics.serverCloses.WithLabelValues(closeLabel(code)).Inc()
+}
+
+// slowConsumer closes a connection whose queue overflowed: what is queued
+// is dropped (the client does not read it anyway) and a stuck write is cut
+// short so the writer reaches the close.
+func (c *conn) slowConsumer() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.queue = []outFrame{{close: true, code: problem.ClosePolicy, why: string(problem.SlowConsumer)}}
+	c.kickLocked()
+	c.mu.Unlock()
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(time.Second))
+	c.n.metrics.slowConsumers.Inc()
+	c.n.metrics.serverCloses.WithLabelValues(closeLabel(problem.ClosePolicy)).Inc()
+}
+
+// readLoop is the connection's one goroutine: it reads frames until the
+// socket fails or closes, then cleans up. Before welcome the read deadline
+// is the hello wait; after it, the pong wait (extended by every pong and
+// frame).
+func (c *conn) readLoop() {
+	defer c.n.wg.Done()
+	defer c.cleanup()
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.HelloWait))
+	c.ws.SetPongHandler(func(string) error {
+		return c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.PongWait))
+	})
+	limit := c.n.cfg.MaxFrame
+	for {
+		kind, r, err := c.ws.NextReader()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if kind != websocket.TextMessage {
+			c.closeWith(problem.CloseUnsupported, problem.BinaryFrame, true)
+			c.drainUntilClosed()
+			return
+		}
+		// Read at most limit+1 bytes: enough to know a frame is too large
+		// without buffering it (the close reason is our problem code).
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		if int64(len(data)) > limit {
+			c.closeWith(problem.CloseTooBig, problem.FrameTooLarge, true)
+			c.drainUntilClosed()
+			return
+		}
+		if c.welcomedNow() {
+			_ = c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.PongWait))
+		}
+		if !c.handle(data) {
+			c.drainUntilClosed()
+			return
+		}
+	}
+}
+
+// drainUntilClosed reads and discards until the close handshake ends or
+// the close wait passes (the writer set that deadline).
+func (c *conn) drainUntilClosed() {
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// readFailed classifies why reading stopped.
+func (c *conn) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		c.mu.Lock()
+		closing, welcomed := c.closing, c.welcomed
+		c.mu.Unlock()
+		if closing {
+			return
+		}
+		if !welcomed {
+			c.closeWith(problem.CloseHelloTimeout, problem.HelloTimeout, true)
+		} else {
+			// No pong within the pong wait: the peer is gone.
+			c.n.metrics.serverCloses.WithLabelValues("pong_timeout").Inc()
+		}
+		c.waitWriter()
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
+	default:
+	}
+}
+
+// waitWriter gives a running writer up to the close wait to flush (a bye
+// and close frame) before cleanup closes the socket under it.
+func (c *conn) waitWriter() {
+	c.mu.Lock()
+	if !c.writing {
+		c.mu.Unlock()
+		return
+	}
+	if c.writerGone == nil {
+		c.writerGone = make(chan struct{})
+	}
+	gone := c.writerGone
+	c.mu.Unlock()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-gone:
+	case <-t.C:
+	}
+}
+
+func (c *conn) welcomedNow() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.welcomed
+}
+
+// cleanup runs once when the reader stops: the connection leaves the node,
+// the store and its subscriptions.
+func (c *conn) cleanup() {
+	c.mu.Lock()
+	c.closing = true
+	welcomed := c.welcomed
+	c.mu.Unlock()
+	c.waitWriter()
+	_ = c.ws.Close()
+	c.n.dropConn(c, welcomed)
+}

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/pgw/pgw/problem"
+)
+
+// Run serves on cfg.Addr until ctx is done, then drains: /readyz turns 503,
+// every connection gets bye shutdown and close 1001 spread over cfg.Drain,
+// the node removes its keys and publishes the resulting presence.
+func (n *Node) Run(ctx context.Context) error {
+	l, err := n.listen()
+	if err != nil {
+		return err
+	}
+	return n.Serve(ctx, l)
+}
+
+// Serve is Run on a ready listener.
+func (n *Node) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	n.log.Info("serving", "addr", l.Addr().String())
+	select {
+	case err := <-errc:
+		n.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	n.log.Info("draining", "connections", n.hub.count(), "over", n.cfg.Drain)
+	n.draining.Store(true)
+	// Stop accepting (hijacked WebSockets are not touched by Shutdown).
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
+	n.Shutdown(context.Background())
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown drains the node's connections (bye + 1001 spread over the drain
+// window), waits a bounded time for them to go, removes the node's state
+// from the store, publishes the resulting presence, and stops everything.
+// It is safe to call more than once.
+func (n *Node) Shutdown(ctx context.Context) {
+	n.stopOnce.Do(func() {
+		n.draining.Store(true)
+		conns := n.hub.all()
+		if len(conns) > 0 {
+			spread := n.cfg.Drain / time.Duration(len(conns))
+			for _, c := range conns {
+				c.closeWith(problem.CloseGoingAway, problem.Shutdown, true)
+				if spread > 0 {
+					time.Sleep(spread)
+				}
+			}
+		}
+		// Bounded wait for readers to finish their cleanup.
+		done := make(chan struct{})
+		go func() { n.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(closeWait + 3*time.Second):
+			n.log.Warn("connections still open after drain; closing them", "connections", n.hub.count())
+			for _, c := range n.hub.all() {
+				c.abort()
+			}
+			<-done
+		}
+		close(n.stop)
+		n.loops.Wait()
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if ended, err := n.store.RemoveNode(rctx, n.cfg.NodeID, time.Now()); err != nil {
+			n.log.Warn("removing this node's state failed", "err", err)
+		} else {
+			n.publishEnded(ended)
+			n.sessionsEnded(rctx, ended, time.Now())
+		}
+		cancel()
+		_ = n.bus.Close()
+		_ = n.store.Close()
+		n.log.Info("stopped")
+	})
+}

@@ -1,0 +1,243 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/problem"
+)
+
+// Frame types of the contract (§3.1, §3.2).
+const (
+	typeHello       = "hello"
+	typeStatus      = "status"
+	typeIdle        = "idle"
+	typeSubscribe   = "subscribe"
+	typeUnsubscribe = "unsubscribe"
+	typeLogout      = "logout"
+	typeRefresh     = "refresh"
+	typeIPTSync     = "ipt.sync"
+	typeIPTEvent    = "ipt.event"
+)
+
+// maxIDLen is the longest string id a frame may carry.
+const maxIDLen = 64
+
+// frame is a decoded client frame. Fields of every type are decoded at once:
+// a frame's own type decides which matter. Pointers tell absent from zero.
+type frame struct {
+	Type    string          `json:"type"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Token   string          `json:"token"`
+	Session string          `json:"session"`
+	Window  string          `json:"window"`
+	Device  string          `json:"device"`
+	Client  string          `json:"client"`
+	Status  *string         `json:"status"`
+	Note    *string         `json:"note"`
+	Idle    *bool           `json:"idle"`
+	Users   []string        `json:"users"`
+	Tenant  *bool           `json:"tenant"`
+	// raw is the whole frame, for types decoded further (ipt.*).
+	raw []byte
+}
+
+// decodeFrame parses one client frame. It returns the frame (with its id
+// whenever the id could be read, so an error can still be answered to it)
+// and the problem with the frame, if any: malformed_frame for text that is
+// not a JSON object with a string type, invalid_argument naming a field of
+// the wrong JSON type or a bad id.
+func decodeFrame(data []byte) (*frame, *problem.Problem) {
+	f := &frame{raw: data}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return f, problem.New(problem.MalformedFrame, "a frame must be one JSON object, got %s", describeStart(trimmed))
+	}
+	err := json.Unmarshal(trimmed, f)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "frame"
+		}
+		if field == "type" {
+			f.ID = validIDOrNil(f.ID)
+			return f, problem.New(problem.MalformedFrame, "type must be a string, got %s", typeErr.Value)
+		}
+		if field != "id" {
+			f.ID = validIDOrNil(f.ID)
+			return f, problem.Field(field, "must be %s, got %s", jsonKind(typeErr.Type.String()), typeErr.Value)
+		}
+	default:
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON at byte %d: %v", syn.Offset, err)
+		}
+		return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON: %v", err)
+	}
+	if p := checkID(f.ID); p != nil {
+		f.ID = nil
+		return f, p
+	}
+	if f.Type == "" {
+		return f, problem.Field("type", "is required")
+	}
+	return f, nil
+}
+
+// checkID accepts a number or a string of at most 64 characters.
+func checkID(id json.RawMessage) *problem.Problem {
+	if len(id) == 0 || string(id) == "null" {
+		return nil
+	}
+	switch id[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(id, &s); err != nil {
+			return problem.Field("id", "is not a valid string")
+		}
+		if n := len([]rune(s)); n > maxIDLen {
+			return problem.Field("id", "must be at most %d characters, got %d", maxIDLen, n)
+		}
+		return nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if _, err := strconv.ParseFloat(string(id), 64); err != nil {
+			return problem.Field("id", "is not a valid number")
+		}
+		return nil
+	}
+	return problem.Field("id", "must be a number or a string, got %s", describeStart(id))
+}
+
+func validIDOrNil(id json.RawMessage) json.RawMessage {
+	if checkID(id) != nil {
+		return nil
+	}
+	return id
+}
+
+func describeStart(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	}
+	return "a number or invalid JSON"
+}
+
+// jsonKind turns a Go type into the JSON kind a client understands.
+func jsonKind(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case goType == "string", goType == "*string":
+		return "a string"
+	case goType == "bool", goType == "*bool":
+		return "a boolean"
+	case strings.Contains(goType, "int"), strings.Contains(goType, "float"):
+		return "a number"
+	}
+	return "an object"
+}
+
+// checkUsers validates a users list of subscribe, unsubscribe or a query.
+func checkUsers(users []string, max int) *problem.Problem {
+	if len(users) > max {
+		return problem.Field("users", "must list at most %d users, got %d", max, len(users))
+	}
+	for i, u := range users {
+		if !presence.ValidID(u) {
+			return problem.Field("users["+strconv.Itoa(i)+"]", "%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", truncate(u, 40))
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Outbound frames. They are marshalled once and queued as bytes.
+
+type okFrame struct {
+	Type string          `json:"type"`
+	ID   json.RawMessage `json:"id,omitempty"`
+}
+
+type errorFrame struct {
+	Type  string           `json:"type"`
+	ID    json.RawMessage  `json:"id,omitempty"`
+	Error *problem.Problem `json:"error"`
+}
+
+type welcomeFrame struct {
+	Type      string            `json:"type"`
+	ID        json.RawMessage   `json:"id,omitempty"`
+	Conn      string            `json:"conn"`
+	Session   string            `json:"session"`
+	User      string            `json:"user"`
+	Tenant    string            `json:"tenant"`
+	Node      string            `json:"node"`
+	Heartbeat int64             `json:"heartbeat"`
+	Expires   int64             `json:"expires"`
+	Presence  presence.Presence `json:"presence"`
+}
+
+type presenceListFrame struct {
+	Type     string            `json:"type"`
+	ID       json.RawMessage   `json:"id,omitempty"`
+	Presence []json.RawMessage `json:"presence"`
+}
+
+type refreshFrame struct {
+	Type    string          `json:"type"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Expires int64           `json:"expires"`
+}
+
+type statusOKFrame struct {
+	Type     string            `json:"type"`
+	ID       json.RawMessage   `json:"id,omitempty"`
+	Presence presence.Presence `json:"presence"`
+}
+
+type expiringFrame struct {
+	Type    string `json:"type"`
+	Expires int64  `json:"expires"`
+}
+
+func byeFrame(reason problem.Code) []byte {
+	b, _ := json.Marshal(struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	}{"bye", string(reason)})
+	return b
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own frame types are marshalled; failing is a bug.
+		panic("gateway: marshal frame: " + err.Error())
+	}
+	return b
+}

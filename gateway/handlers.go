@@ -1,0 +1,435 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/problem"
+)
+
+// opTimeout bounds the store and bus work of one frame.
+const opTimeout = 5 * time.Second
+
+// handle processes one text frame; false means the connection is closing.
+func (c *conn) handle(data []byte) bool {
+	n := c.n
+	f, p := decodeFrame(data)
+	welcomed := c.welcomedNow()
+	if welcomed && !c.allow() {
+		return false
+	}
+	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
+	if !welcomed {
+		if p == nil && f.Type != typeHello {
+			p = problem.New(problem.ProtocolViolation, "the first frame must be hello, got %q", truncate(f.Type, 40))
+		}
+		if p != nil {
+			c.reply(f.ID, p)
+			code, reason := closeCodeOf(p)
+			c.closeWith(code, reason, false)
+			return false
+		}
+		return c.hello(f)
+	}
+	if p != nil {
+		c.reply(f.ID, p)
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	var res any
+	var err error
+	switch f.Type {
+	case typeHello:
+		err = problem.Field("type", "hello was already accepted on this connection")
+	case typeStatus:
+		res, err = c.status(ctx, f)
+	case typeIdle:
+		res, err = c.idle(ctx, f)
+	case typeSubscribe:
+		// subscribe queues its own reply, ordered with the pushes.
+		if err = c.subscribe(ctx, f); err == nil {
+			return true
+		}
+	case typeUnsubscribe:
+		err = c.unsubscribe(f)
+	case typeLogout:
+		return c.logout(ctx, f)
+	case typeRefresh:
+		res, err = c.refresh(f)
+	case typeIPTSync, typeIPTEvent:
+		res, err = c.ipt(ctx, f)
+	default:
+		err = problem.New(problem.UnknownType, "type %q is not a frame type of this protocol", truncate(f.Type, 40))
+	}
+	if err != nil {
+		c.reply(f.ID, err)
+		return true
+	}
+	if f.ID != nil {
+		c.send(okWith(f.ID, res))
+	}
+	return true
+}
+
+// allow applies the frame rate limit: a frame over the rate gets 429; a
+// client that keeps sending over the rate for a whole burst is closed 4429.
+func (c *conn) allow() bool {
+	if c.limiter.Allow() {
+		c.rejected = 0
+		return true
+	}
+	c.rejected++
+	if c.rejected >= c.n.cfg.RateBurst {
+		c.closeWith(problem.CloseTooMany, problem.RateLimited, true)
+		return false
+	}
+	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) on this connection; the frame was dropped", c.n.cfg.RateLimit, c.n.cfg.RateBurst)
+	p.RetryAfter = 1
+	c.send(mustJSON(errorFrame{Type: "error", Error: p}))
+	return true
+}
+
+// reply answers a frame with an error (with its id when it had one). A
+// frame without id that fails gets the same error frame without id.
+func (c *conn) reply(id json.RawMessage, err error) {
+	p := problemOf(err)
+	if p.Code == problem.Internal {
+		c.n.log.Error("frame failed", "conn", c.id, "session", c.session, "err", err)
+	}
+	c.n.metrics.errors.WithLabelValues(string(p.Code)).Inc()
+	c.send(mustJSON(errorFrame{Type: "error", ID: id, Error: p}))
+}
+
+// okWith builds {"type":"ok","id":…, …fields of res} (res marshals to an
+// object).
+func okWith(id json.RawMessage, res any) []byte {
+	out := map[string]json.RawMessage{}
+	if res != nil {
+		_ = json.Unmarshal(mustJSON(res), &out)
+	}
+	out["type"] = json.RawMessage(`"ok"`)
+	if id != nil {
+		out["id"] = id
+	}
+	return mustJSON(out)
+}
+
+// hello authenticates the connection and registers it (§3.1).
+func (c *conn) hello(f *frame) bool {
+	n := c.n
+	refuse := func(err error) bool {
+		p := problemOf(err)
+		c.reply(f.ID, p)
+		code, reason := closeCodeOf(p)
+		c.closeWith(code, reason, false)
+		return false
+	}
+	claims := c.claims
+	switch {
+	case f.Token != "":
+		cl, err := n.auth.Verify(f.Token)
+		if err != nil {
+			n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
+			return refuse(err)
+		}
+		claims = cl
+	case claims.Subject == "":
+		return refuse(problem.New(problem.TokenMissing, "no token: send Authorization: Bearer <jwt> on the upgrade or token in hello"))
+	}
+	bridge := claims.HasRole(auth.RoleBridge)
+	window := f.Window
+	if window == "" {
+		window = "main"
+	}
+	device := f.Device
+	if device == "" && bridge {
+		device = presence.DeviceBridge
+	}
+	var errs []problem.FieldError
+	if window != "main" && window != "child" {
+		errs = append(errs, problem.FieldError{Field: "window", Reason: "must be main or child, got " + quote(window)})
+	}
+	switch {
+	case device == "":
+		errs = append(errs, problem.FieldError{Field: "device", Reason: "is required: one of desktop, web, mobile, bridge"})
+	case !presence.ValidDevice(device):
+		errs = append(errs, problem.FieldError{Field: "device", Reason: "must be one of desktop, web, mobile, bridge, got " + quote(device)})
+	}
+	if f.Session != "" && !presence.ValidID(f.Session) {
+		errs = append(errs, problem.FieldError{Field: "session", Reason: "must match ^[A-Za-z0-9_-]{1,128}$"})
+	}
+	if len(f.Client) > 128 {
+		errs = append(errs, problem.FieldError{Field: "client", Reason: "must be at most 128 characters (name/version)"})
+	}
+	if len(errs) > 0 {
+		return refuse(problem.Fields(errs...))
+	}
+	if device == presence.DeviceBridge && !bridge {
+		return refuse(problem.New(problem.Forbidden, "device bridge needs a token with role bridge"))
+	}
+	session := f.Session
+	switch {
+	case claims.Session != "" && session == "":
+		session = claims.Session
+	case claims.Session != "" && session != claims.Session:
+		return refuse(problem.New(problem.Forbidden, "session %q: the token is bound to another session (sid)", session))
+	case session == "":
+		session = newConnID()
+	}
+	c.tenant, c.user, c.session = claims.Tenant, claims.Subject, session
+	c.device, c.window, c.bridge = device, window, bridge
+	c.admin = claims.HasRole(auth.RoleAdmin)
+	c.info = presence.ConnInfo{Tenant: c.tenant, User: c.user, Session: session, Conn: c.id,
+		Node: n.cfg.NodeID, Device: device, Window: window, Bridge: bridge}
+
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	ch, err := n.store.Connect(ctx, c.info, time.Now())
+	if err != nil {
+		return refuse(err)
+	}
+	if !bridge {
+		if err := n.bus.WatchCalls(c.tenant); err != nil {
+			n.log.Warn("watch calls failed", "conn", c.id, "err", err)
+		}
+	}
+	c.limiter = newLimiter(n.cfg)
+	c.mu.Lock()
+	c.claims = claims
+	c.welcomed = true
+	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
+	c.mu.Unlock()
+	n.hub.add(c)
+	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
+	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
+		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
+		Expires: claims.Expires.Unix(), Presence: ch.Presence}))
+	n.publish(ch)
+	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
+	return true
+}
+
+func quote(s string) string { return "\"" + truncate(s, 40) + "\"" }
+
+// userOnly refuses presence frames from bridge connections (§3.1 "who").
+func (c *conn) userOnly(frameType string) error {
+	if c.bridge {
+		return problem.New(problem.Forbidden, "%s is not for bridge connections (role bridge carries telephony only)", frameType)
+	}
+	return nil
+}
+
+func (c *conn) status(ctx context.Context, f *frame) (any, error) {
+	if err := c.userOnly(typeStatus); err != nil {
+		return nil, err
+	}
+	st, note, err := checkStatus(f.Status, f.Note)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := c.n.setStatus(ctx, c.tenant, c.user, st, note)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Presence presence.Presence `json:"presence"`
+	}{ch.Presence}, nil
+}
+
+// checkStatus validates the status and note fields (frame and HTTP).
+func checkStatus(status, note *string) (presence.Status, string, error) {
+	var errs []problem.FieldError
+	var st presence.Status
+	switch {
+	case status == nil:
+		errs = append(errs, problem.FieldError{Field: "status", Reason: "is required: one of online, away, busy, dnd"})
+	case !presence.ValidManual(presence.Status(*status)):
+		errs = append(errs, problem.FieldError{Field: "status", Reason: "must be one of online, away, busy, dnd, got " + quote(*status)})
+	default:
+		st = presence.Status(*status)
+	}
+	n := ""
+	if note != nil {
+		n = *note
+		if k := utf8.RuneCountInString(n); k > presence.MaxNoteLen {
+			errs = append(errs, problem.FieldError{Field: "note", Reason: "must be at most 140 characters, got " + strconv.Itoa(k)})
+		}
+	}
+	if len(errs) > 0 {
+		return "", "", problem.Fields(errs...)
+	}
+	return st, n, nil
+}
+
+func (c *conn) idle(ctx context.Context, f *frame) (any, error) {
+	if err := c.userOnly(typeIdle); err != nil {
+		return nil, err
+	}
+	if f.Idle == nil {
+		return nil, problem.Field("idle", "is required: true or false")
+	}
+	ch, err := c.n.store.SetIdle(ctx, c.tenant, c.user, c.session, *f.Idle, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.n.publish(ch)
+	return nil, nil
+}
+
+func (c *conn) subscribe(ctx context.Context, f *frame) error {
+	n := c.n
+	if err := c.userOnly(typeSubscribe); err != nil {
+		return err
+	}
+	tenant := f.Tenant != nil && *f.Tenant
+	if len(f.Users) == 0 && !tenant {
+		return problem.Field("users", "is required (a list of user ids) unless tenant is true")
+	}
+	if p := checkUsers(f.Users, n.cfg.MaxBatch); p != nil {
+		return p
+	}
+	users := dedupe(f.Users)
+	c.mu.Lock()
+	have := len(c.subs)
+	adding := 0
+	for _, u := range users {
+		if _, ok := c.subs[u]; !ok {
+			adding++
+		}
+	}
+	c.mu.Unlock()
+	if have+adding > n.cfg.MaxSubscriptions {
+		return problem.New(problem.TooManySubscriptions, "users: this connection would watch %d users, more than the limit of %d", have+adding, n.cfg.MaxSubscriptions)
+	}
+	// Take bus interest first, so no change published after the store read
+	// below is missed; interest in users already watched is given back.
+	watched := make([]string, 0, len(users))
+	release := func() {
+		for _, u := range watched {
+			n.bus.Unwatch(c.tenant, u)
+		}
+	}
+	for _, u := range users {
+		if err := n.bus.Watch(c.tenant, u); err != nil {
+			release()
+			return err
+		}
+		watched = append(watched, u)
+	}
+	if tenant {
+		if err := n.bus.WatchTenant(c.tenant); err != nil {
+			release()
+			return err
+		}
+	}
+	if err := n.bus.Flush(ctx); err != nil {
+		n.log.Warn("nats flush before snapshot failed; a resync follows the reconnect", "err", err)
+	}
+	var userSnap, tenantSnap []presence.Presence
+	var err error
+	if len(users) > 0 {
+		userSnap, err = n.store.GetMany(ctx, c.tenant, users)
+	}
+	if err == nil && tenant {
+		tenantSnap, err = n.store.ListTenant(ctx, c.tenant)
+	}
+	if err != nil {
+		release()
+		if tenant {
+			n.bus.UnwatchTenant(c.tenant)
+		}
+		return err
+	}
+	c.mu.Lock()
+	hadTenant := c.tenantSub
+	c.mu.Unlock()
+	newUsers := n.hub.subscribe(c, userSnap, tenantSnap, tenant, func(list []json.RawMessage) []byte {
+		return mustJSON(presenceListFrame{Type: "ok", ID: f.ID, Presence: list})
+	})
+	for _, u := range users {
+		if !newUsers[u] {
+			n.bus.Unwatch(c.tenant, u)
+		}
+	}
+	if tenant && hadTenant {
+		n.bus.UnwatchTenant(c.tenant)
+	}
+	return nil
+}
+
+func (c *conn) unsubscribe(f *frame) error {
+	if err := c.userOnly(typeUnsubscribe); err != nil {
+		return err
+	}
+	tenant := f.Tenant != nil && *f.Tenant
+	if len(f.Users) == 0 && !tenant {
+		return problem.Field("users", "is required (a list of user ids) unless tenant is true")
+	}
+	if p := checkUsers(f.Users, c.n.cfg.MaxBatch); p != nil {
+		return p
+	}
+	released, tenantReleased := c.n.hub.unsubscribe(c, f.Users, tenant)
+	for _, u := range released {
+		c.n.bus.Unwatch(c.tenant, u)
+	}
+	if tenantReleased {
+		c.n.bus.UnwatchTenant(c.tenant)
+	}
+	return nil
+}
+
+func (c *conn) logout(ctx context.Context, f *frame) bool {
+	if err := c.userOnly(typeLogout); err != nil {
+		c.reply(f.ID, err)
+		return true
+	}
+	if f.ID != nil {
+		c.send(okWith(f.ID, nil))
+	}
+	if err := c.n.logoutSession(ctx, c.tenant, c.user, c.session); err != nil {
+		c.reply(f.ID, err)
+		return true
+	}
+	return false
+}
+
+func (c *conn) refresh(f *frame) (any, error) {
+	if f.Token == "" {
+		return nil, problem.Field("token", "is required")
+	}
+	cl, err := c.n.auth.Verify(f.Token)
+	if err != nil {
+		return nil, err
+	}
+	if cl.Subject != c.user || cl.Tenant != c.tenant {
+		return nil, problem.New(problem.Forbidden, "token: refresh needs a token for the same sub and tenant")
+	}
+	if cl.Session != "" && cl.Session != c.session {
+		return nil, problem.New(problem.Forbidden, "token: its sid binds it to another session")
+	}
+	c.mu.Lock()
+	c.claims = cl
+	c.expiringSent = false
+	c.mu.Unlock()
+	return struct {
+		Expires int64 `json:"expires"`
+	}{cl.Expires.Unix()}, nil
+}
+
+func dedupe(users []string) []string {
+	seen := make(map[string]bool, len(users))
+	out := users[:0:0]
+	for _, u := range users {
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}

@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/pgw/pgw/problem"
+)
+
+// startLoops starts the node's background work; Shutdown stops it.
+func (n *Node) startLoops() {
+	n.loop("sweeper", time.Second, n.sweep)
+	n.loop("heartbeat", n.cfg.NodeTTL/4, n.heartbeat)
+	n.loop("grace", n.graceTick(), n.expireGrace)
+	n.loop("bridges", time.Second, n.expireHTTPBridges)
+}
+
+// graceTick is how often pending grace expiries are checked: a twentieth of
+// the grace (so offline comes at most 5% late), between 50ms and 500ms.
+func (n *Node) graceTick() time.Duration {
+	return min(max(n.cfg.Grace/20, 50*time.Millisecond), 500*time.Millisecond)
+}
+
+// loop runs f every period until the node stops.
+func (n *Node) loop(name string, period time.Duration, f func(ctx context.Context, now time.Time)) {
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.stop:
+				return
+			case now := <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), max(period, time.Second)*2)
+				f(ctx, now)
+				cancel()
+			}
+		}
+	}()
+}
+
+// sweep is the one timer of all connections: pings every Heartbeat,
+// expiring notices and token expiry. One loop for all connections costs
+// less memory than a timer per connection.
+func (n *Node) sweep(_ context.Context, now time.Time) {
+	for _, c := range n.hub.all() {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			continue
+		}
+		exp := c.claims.Expires
+		var ping, notify, expired bool
+		if !now.Before(c.nextPing) {
+			ping = true
+			c.nextPing = now.Add(n.cfg.Heartbeat)
+		}
+		if !exp.IsZero() {
+			if !now.Before(exp) {
+				expired = true
+			} else if !c.expiringSent && !now.Before(exp.Add(-n.cfg.ExpiringNotice)) {
+				c.expiringSent = true
+				notify = true
+			}
+		}
+		c.mu.Unlock()
+		switch {
+		case expired:
+			c.closeWith(problem.CloseAuth, problem.TokenExpired, true)
+		case notify:
+			c.send(mustJSON(expiringFrame{Type: "expiring", Expires: exp.Unix()}))
+		}
+		if ping && !expired {
+			c.ping()
+		}
+	}
+	n.metrics.connections.Set(float64(n.hub.count()))
+}
+
+// heartbeat keeps this node alive in the store and reaps dead nodes. A node
+// that finds itself declared dead re-asserts its connections.
+func (n *Node) heartbeat(ctx context.Context, now time.Time) {
+	alive, err := n.store.Heartbeat(ctx, n.cfg.NodeID, now)
+	if err != nil {
+		n.log.Warn("heartbeat failed", "err", err)
+		return
+	}
+	if !alive {
+		n.log.Warn("this node was declared dead: re-asserting its connections")
+		n.reassert(ctx)
+	}
+	n.retryDrops(ctx, now)
+	ended, err := n.store.ReapDeadNodes(ctx, now)
+	if err != nil {
+		n.log.Warn("reaping dead nodes failed", "err", err)
+		return
+	}
+	if len(ended) > 0 {
+		n.log.Info("reaped sessions of dead nodes", "sessions", len(ended))
+		n.publishEnded(ended)
+		n.sessionsEnded(ctx, ended, now)
+	}
+}
+
+// expireGrace ends sessions whose grace ran out.
+func (n *Node) expireGrace(ctx context.Context, now time.Time) {
+	ended, err := n.store.ExpireDue(ctx, now)
+	if err != nil {
+		n.log.Warn("grace expiry failed", "err", err)
+		return
+	}
+	n.publishEnded(ended)
+	n.sessionsEnded(ctx, ended, now)
+}

@@ -1,0 +1,335 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pgw/pgw/bus"
+	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/ipt"
+	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/problem"
+)
+
+// Node is one gateway process: it serves WebSockets and the HTTP API, keeps
+// its connections in the presence store and fans presence out through NATS.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	store   presence.Store
+	ipt     *ipt.Service
+	redis   redis.UniversalClient // nil with the in-process store
+	pending pendingDrops
+	bus     *bus.Bus
+	auth    *auth.Verifier
+	hub     *hub
+	metrics *metrics
+	up      websocket.Upgrader
+	origins originPolicy
+	// devToken is a ready token logged at start when no secret was set.
+	secret []byte
+
+	draining atomic.Bool
+	stop     chan struct{} // closed by Shutdown: background loops end
+	stopOnce sync.Once
+	wg       sync.WaitGroup // every goroutine the node starts
+	loops    sync.WaitGroup // background loops only
+}
+
+// Deps lets tests and embedders supply ready parts; nil fields are built
+// from Config.
+type Deps struct {
+	Store  presence.Store
+	Logger *slog.Logger
+}
+
+// New builds a node from cfg: the store (in-process or Redis), the bus
+// (embedded or external NATS) and the token verifier. Run or Handler serve it.
+func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = DefaultNodeID()
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.NodeID)
+	n := &Node{cfg: cfg, log: log, hub: newHub(), stop: make(chan struct{})}
+	n.metrics = newMetrics(n)
+	n.origins = newOriginPolicy(cfg.AllowedOrigins)
+	n.up = websocket.Upgrader{
+		ReadBufferSize:  256,
+		WriteBufferSize: 1024,
+		// Buffers are taken for a write and given back: idle connections
+		// hold none.
+		WriteBufferPool:   &sync.Pool{},
+		HandshakeTimeout:  10 * time.Second,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked before Upgrade, with a problem body
+		EnableCompression: false,
+	}
+
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 && cfg.JWTKeys == "" {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		n.secret = secret
+	}
+	v, err := auth.New(auth.Config{Secret: secret, KeysFile: cfg.JWTKeys, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer})
+	if err != nil {
+		return nil, err
+	}
+	n.auth = v
+
+	opt := presence.DefaultOptions()
+	opt.Grace, opt.NodeTTL, opt.MaxConnsPerUser, opt.Prefix = cfg.Grace, cfg.NodeTTL, cfg.MaxConnsPerUser, cfg.Prefix
+	n.store = deps.Store
+	var iptState ipt.StateStore = ipt.NewMemoryState()
+	if n.store == nil {
+		st, state, client, err := openStores(ctx, cfg, opt)
+		if err != nil {
+			return nil, err
+		}
+		n.store, iptState, n.redis = st, state, client
+	}
+	n.ipt = ipt.NewService(iptState, n.store, ipt.Options{Grace: cfg.Grace, BridgeTTL: cfg.BridgeTTL})
+
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, Prefix: cfg.Prefix, Node: cfg.NodeID, Logger: log}, bus.Handlers{
+		Presence: n.onPresence,
+		Call:     n.onCall,
+		Control:  n.onControl,
+		Resync:   n.resync,
+	})
+	if err != nil {
+		if deps.Store == nil {
+			_ = n.store.Close()
+		}
+		return nil, fmt.Errorf("PGW_NATS_URL: %w", err)
+	}
+	n.bus = b
+
+	// A node restarted with the same id first removes what its earlier run
+	// left (its connections are gone with the old process).
+	if ended, err := n.store.RemoveNode(ctx, cfg.NodeID, time.Now()); err != nil {
+		log.Warn("cleanup of an earlier run failed", "err", err)
+	} else {
+		n.publishEnded(ended)
+	}
+	if _, err := n.store.Heartbeat(ctx, cfg.NodeID, time.Now()); err != nil {
+		log.Warn("first heartbeat failed", "err", err)
+	}
+	n.startLoops()
+	return n, nil
+}
+
+// ID returns the node id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Store returns the node's presence store.
+func (n *Node) Store() presence.Store { return n.store }
+
+// Bus returns the node's NATS bus.
+func (n *Node) Bus() *bus.Bus { return n.bus }
+
+// DevSecret returns the random HS256 secret made when none was configured
+// (nil otherwise), for printing a dev token.
+func (n *Node) DevSecret() []byte { return n.secret }
+
+// serveWS upgrades GET /v1/ws. Origin and the header token are checked
+// before the upgrade so a refusal is an HTTP problem.
+func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	if n.draining.Load() {
+		n.writeProblem(w, r, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID))
+		return
+	}
+	if !n.origins.allowed(r) {
+		n.writeProblem(w, r, problem.New(problem.Forbidden, "origin %q is not in PGW_ALLOWED_ORIGINS", r.Header.Get("Origin")))
+		return
+	}
+	var claims *auth.Claims
+	if tok, present, err := auth.BearerToken(r); err != nil {
+		n.writeProblem(w, r, err)
+		return
+	} else if present {
+		cl, err := n.auth.Verify(tok)
+		if err != nil {
+			n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
+			n.writeProblem(w, r, err)
+			return
+		}
+		claims = &cl
+	}
+	ws, err := n.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered the request
+	}
+	c := &conn{n: n, ws: ws, id: newConnID(), remote: r.RemoteAddr}
+	if claims != nil {
+		c.claims = *claims
+	}
+	n.metrics.connects.Inc()
+	n.wg.Add(1)
+	// A fresh goroutine (not the HTTP handler's) starts with a small stack.
+	go c.readLoop()
+}
+
+// newConnID returns a random 96-bit id, URL-safe, a valid id token.
+func newConnID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// publish fans a change out through NATS when the PRESENCE changed.
+func (n *Node) publish(ch presence.Change) {
+	if !ch.Changed {
+		return
+	}
+	p := ch.Presence
+	if err := n.bus.PublishPresence(p.Tenant, p.User, p.Version, mustJSON(p)); err != nil {
+		n.log.Warn("publish presence failed", "tenant", p.Tenant, "user", p.User, "err", err)
+		return
+	}
+	n.metrics.published.Inc()
+}
+
+func (n *Node) publishEnded(ended []presence.Ended) {
+	for _, e := range ended {
+		n.publish(e.Change)
+	}
+}
+
+// onPresence is the bus handler of presence messages.
+func (n *Node) onPresence(tenant, user string, version int64, data []byte) {
+	if k := n.hub.deliver(tenant, user, version, data); k > 0 {
+		n.metrics.delivered.Add(float64(k))
+	}
+}
+
+// onCall is the bus handler of call events: every local connection of the
+// user gets the call frame.
+func (n *Node) onCall(tenant, user string, data []byte) {
+	for _, c := range n.hub.ofUser(tenant, user) {
+		if !c.bridge {
+			c.send(data)
+		}
+	}
+}
+
+// resync re-reads every watched user after NATS came back (messages may
+// have been lost) and delivers what changed.
+func (n *Node) resync() {
+	users, tenants := n.hub.watched()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	deliver := func(ps []presence.Presence) {
+		for _, p := range ps {
+			n.onPresence(p.Tenant, p.User, p.Version, mustJSON(p))
+		}
+	}
+	for _, t := range tenants {
+		ps, err := n.store.ListTenant(ctx, t)
+		if err != nil {
+			n.log.Warn("resync tenant failed", "tenant", t, "err", err)
+			continue
+		}
+		deliver(ps)
+	}
+	for t, us := range users {
+		for len(us) > 0 {
+			batch := us[:min(len(us), 1000)]
+			us = us[len(batch):]
+			ps, err := n.store.GetMany(ctx, t, batch)
+			if err != nil {
+				n.log.Warn("resync users failed", "tenant", t, "err", err)
+				break
+			}
+			deliver(ps)
+		}
+	}
+	n.metrics.resyncs.Inc()
+}
+
+// reassert registers every local connection again (after the node was
+// declared dead, or the store lost its state) and publishes what changed.
+func (n *Node) reassert(ctx context.Context) {
+	now := time.Now()
+	for _, c := range n.hub.all() {
+		ch, err := n.store.Connect(ctx, c.info, now)
+		if err != nil {
+			n.log.Warn("re-assert connection failed", "conn", c.id, "err", err)
+			continue
+		}
+		n.publish(ch)
+	}
+	n.metrics.reasserts.Inc()
+}
+
+// Ready reports what keeps the node from serving well (nil when ready).
+func (n *Node) Ready(ctx context.Context) error {
+	if n.draining.Load() {
+		return errors.New("node is draining")
+	}
+	if err := n.store.Ping(ctx); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	if !n.bus.Connected() {
+		return errors.New("nats: not connected")
+	}
+	return nil
+}
+
+// originPolicy is the browser Origin allow-list (§1).
+type originPolicy struct {
+	any  bool
+	list map[string]bool
+}
+
+func newOriginPolicy(list []string) originPolicy {
+	p := originPolicy{list: map[string]bool{}}
+	for _, o := range list {
+		if o == "*" {
+			p.any = true
+		}
+		p.list[o] = true
+	}
+	return p
+}
+
+// allowed: no Origin (non-browser client), the gateway's own origin, or a
+// listed one. "file://" in the list also accepts Electron's "file://" or
+// "null" origin for pages loaded from disk.
+func (p originPolicy) allowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || p.any || p.list[o] {
+		return true
+	}
+	if (o == "null" || o == "file:///") && p.list["file://"] {
+		return true
+	}
+	host := r.Host
+	return o == "http://"+host || o == "https://"+host
+}
+
+// listen is a helper for Run and tests: it binds Addr.
+func (n *Node) listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("PGW_ADDR %s: %w", n.cfg.Addr, err)
+	}
+	return l, nil
+}

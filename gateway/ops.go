@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/problem"
+)
+
+// The node's operations, shared by the WebSocket frames and the HTTP API so
+// no rule has two implementations.
+
+// setStatus sets a user's manual status and publishes the change.
+func (n *Node) setStatus(ctx context.Context, tenant, user string, st presence.Status, note string) (presence.Change, error) {
+	ch, err := n.store.SetStatus(ctx, tenant, user, st, note, time.Now())
+	if err != nil {
+		return ch, err
+	}
+	n.publish(ch)
+	return ch, nil
+}
+
+// logoutSession ends a session at once on every node: its connections get
+// bye logged_out and close 1000; presence is recomputed with no grace.
+func (n *Node) logoutSession(ctx context.Context, tenant, user, session string) error {
+	ch, refs, err := n.store.Logout(ctx, tenant, user, session, time.Now())
+	if err != nil {
+		return err
+	}
+	n.publish(ch)
+	n.closeRefs(refs, problem.CloseNormal, problem.LoggedOut)
+	n.sessionsEnded(ctx, []presence.Ended{{Tenant: tenant, User: user, Session: session}}, time.Now())
+	return nil
+}
+
+// control is a message to another node's connections.
+type control struct {
+	Op     string   `json:"op"` // "close"
+	Conns  []string `json:"conns"`
+	Code   int      `json:"code"`
+	Reason string   `json:"reason"`
+}
+
+// closeRefs closes connections wherever they are: local ones directly,
+// others through their node's control subject.
+func (n *Node) closeRefs(refs []presence.ConnRef, code int, reason problem.Code) {
+	remote := map[string][]string{}
+	for _, r := range refs {
+		if r.Node == n.cfg.NodeID {
+			if c := n.hub.get(r.Conn); c != nil {
+				c.closeWith(code, reason, true)
+			}
+			continue
+		}
+		remote[r.Node] = append(remote[r.Node], r.Conn)
+	}
+	for node, ids := range remote {
+		msg := mustJSON(control{Op: "close", Conns: ids, Code: code, Reason: string(reason)})
+		if err := n.bus.PublishControl(node, msg); err != nil {
+			n.log.Warn("control message failed", "to", node, "err", err)
+		}
+	}
+}
+
+// onControl is the bus handler of this node's control subject.
+func (n *Node) onControl(data []byte) {
+	var m control
+	if err := json.Unmarshal(data, &m); err != nil || m.Op != "close" {
+		n.log.Warn("bad control message dropped", "err", err)
+		return
+	}
+	for _, id := range m.Conns {
+		if c := n.hub.get(id); c != nil {
+			c.closeWith(m.Code, problem.Code(m.Reason), true)
+		}
+	}
+}
+
+// dropConn is a connection's last step: it leaves the hub, gives back its
+// bus interest and leaves the store (its session enters the grace).
+func (n *Node) dropConn(c *conn, welcomed bool) {
+	n.metrics.disconnects.Inc()
+	if !welcomed {
+		return
+	}
+	users, tenant := n.hub.remove(c)
+	for _, u := range users {
+		n.bus.Unwatch(c.tenant, u)
+	}
+	if tenant {
+		n.bus.UnwatchTenant(c.tenant)
+	}
+	if !c.bridge {
+		n.bus.UnwatchCalls(c.tenant)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	ch, err := n.store.Disconnect(ctx, c.info.Ref(), time.Now())
+	if err != nil {
+		// The connection key stays until the store answers again: the
+		// heartbeat loop retries (nothing is silently lost).
+		n.log.Warn("disconnect not recorded; will retry", "conn", c.id, "err", err)
+		n.pending.add(c.info.Ref())
+		return
+	}
+	n.publish(ch)
+}
+
+// sessionsEnded tells telephony about ended bridge sessions (their devices
+// turn unknown) and publishes what that changed.
+func (n *Node) sessionsEnded(ctx context.Context, ended []presence.Ended, now time.Time) {
+	for _, e := range ended {
+		if !e.Bridge || n.ipt == nil {
+			continue
+		}
+		res, err := n.ipt.SessionEnded(ctx, e.Tenant, e.Session, now)
+		if err != nil {
+			n.log.Warn("telephony: bridge session end failed", "session", e.Session, "err", err)
+			continue
+		}
+		n.publishIPT(e.Tenant, res)
+	}
+}
