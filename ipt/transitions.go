@@ -1,0 +1,210 @@
+package ipt
+
+import (
+	"time"
+
+	"github.com/pgw/pgw/presence"
+)
+
+// callNote is a call event before it is addressed: the user it goes to is
+// the device's owner at the time of the event.
+type callNote struct {
+	user, ext, event string
+	call             presence.Call
+}
+
+// stateOf derives a registered device's state from its call.
+func stateOf(c *presence.Call) string {
+	if c == nil {
+		return presence.PhoneIdle
+	}
+	return c.State
+}
+
+// eventFor is the call event that announces a call reaching state, coming
+// from the call's previous state (nil: the gateway did not know the call).
+func eventFor(prev *presence.Call, state string) string {
+	switch state {
+	case presence.PhoneRinging:
+		return EvRinging
+	case presence.PhoneHeld:
+		return EvHeld
+	}
+	if prev != nil && prev.State == presence.PhoneHeld {
+		return EvResumed
+	}
+	return EvAnswered
+}
+
+// sameLeg reports whether a call going from state a to b stays in the same
+// phase, so its since is kept: a CALL's since is when it started ringing, or
+// when it was answered; holding and resuming do not reset it, so a client's
+// "in a call 2:05" timer shows the talk time.
+func sameLeg(a, b string) bool {
+	return a == b || (a != presence.PhoneRinging && b != presence.PhoneRinging)
+}
+
+// ended returns c as an ended CALL.
+func ended(c presence.Call, reason string, at time.Time) presence.Call {
+	c.State, c.Reason, c.Since = CallEnded, reason, presence.FormatSince(at)
+	return c
+}
+
+// callState is the CALL state an event puts its call in.
+var callState = map[string]string{
+	EvRinging:  presence.PhoneRinging,
+	EvAnswered: presence.PhoneInCall,
+	EvResumed:  presence.PhoneInCall,
+	EvHeld:     presence.PhoneHeld,
+}
+
+// applyEvent returns the device after e and the call events e causes.
+//
+// A device has one current call. An event for another call while one is
+// current (call waiting, a consultation call) is still delivered as a call
+// event; answered, resumed and held make that call current, ringing and
+// ended leave the current call alone. Every event but unregistered implies
+// the device is registered: its state becomes its call's state, or idle.
+func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
+	since := presence.FormatSince(at)
+	note := func(ev string, c presence.Call) callNote {
+		return callNote{user: d.User, ext: d.Ext, event: ev, call: c}
+	}
+	var notes []callNote
+	cur := d.Call
+	isCurrent := cur != nil && (e.Call == "" || e.Call == cur.ID)
+
+	switch e.Event {
+	case EvRegistered:
+		// A registration refresh during a call does not end the call.
+	case EvUnregistered:
+		if cur != nil {
+			notes = append(notes, note(EvEnded, ended(*cur, ReasonUnregistered, at)))
+		}
+		d.Call = nil
+		d.State = presence.PhoneUnregistered
+		return d, notes
+	case EvEnded:
+		switch {
+		case isCurrent:
+			notes = append(notes, note(EvEnded, ended(*cur, ReasonHangup, at)))
+			d.Call = nil
+		case e.Call != "":
+			notes = append(notes, note(EvEnded, ended(presence.Call{ID: e.Call, Direction: e.Direction, Peer: e.Peer}, ReasonHangup, at)))
+		}
+	case EvRinging, EvAnswered, EvResumed, EvHeld:
+		state := callState[e.Event]
+		switch {
+		case isCurrent:
+			if cur.State != state {
+				c := *cur
+				c.State = state
+				if !sameLeg(cur.State, state) {
+					c.Since = since
+				}
+				if e.Direction != "" {
+					c.Direction = e.Direction
+				}
+				if e.Peer != "" {
+					c.Peer = e.Peer
+				}
+				d.Call = &c
+				notes = append(notes, note(e.Event, c))
+			}
+		case e.Call == "":
+			// answered/held/resumed naming no call, with none current:
+			// nothing to apply it to.
+		default:
+			c := presence.Call{ID: e.Call, State: state, Direction: e.Direction, Peer: e.Peer, Since: since}
+			if cur == nil || e.Event != EvRinging {
+				d.Call = &c
+			}
+			notes = append(notes, note(e.Event, c))
+		}
+	}
+	d.State = stateOf(d.Call)
+	return d, notes
+}
+
+// applySync returns the device after a sync reported sd for it (old is what
+// the gateway knew, State unknown when nothing), with the call events that
+// bring clients in line: the old call ends (resync) when the sync lists
+// another call or none; a call the gateway did not know, or whose state
+// changed, is announced with the event of its state.
+func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, []callNote) {
+	d := Device{Ext: sd.Ext, User: sd.User, Bridge: bridge, State: presence.PhoneUnregistered}
+	if sd.State == SyncRegistered {
+		if sd.Call != nil {
+			c := presence.Call{ID: sd.Call.ID, State: sd.Call.State, Direction: sd.Call.Direction, Peer: sd.Call.Peer}
+			same := old.Call != nil && old.Call.ID == c.ID
+			if same {
+				if c.Direction == "" {
+					c.Direction = old.Call.Direction
+				}
+				if c.Peer == "" {
+					c.Peer = old.Call.Peer
+				}
+			}
+			switch {
+			case sd.Call.Since != "":
+				t, _ := time.Parse(time.RFC3339Nano, sd.Call.Since) // validated
+				c.Since = presence.FormatSince(t)
+			case same && sameLeg(old.Call.State, c.State):
+				c.Since = old.Call.Since
+			default:
+				c.Since = presence.FormatSince(at)
+			}
+			d.Call = &c
+		}
+		d.State = stateOf(d.Call)
+	}
+	var notes []callNote
+	if old.Call != nil && (d.Call == nil || d.Call.ID != old.Call.ID) {
+		notes = append(notes, callNote{user: old.User, ext: old.Ext, event: EvEnded, call: ended(*old.Call, ReasonResync, at)})
+	}
+	if d.Call != nil {
+		var prev *presence.Call
+		if old.Call != nil && old.Call.ID == d.Call.ID {
+			prev = old.Call
+		}
+		if prev == nil || prev.State != d.Call.State {
+			notes = append(notes, callNote{user: d.User, ext: d.Ext, event: eventFor(prev, d.Call.State), call: *d.Call})
+		}
+	}
+	return d, notes
+}
+
+// phoneRank orders device states for the overlay of a user with several
+// extensions: the device that says most about the user wins.
+var phoneRank = map[string]int{
+	presence.PhoneInCall:       0,
+	presence.PhoneHeld:         1,
+	presence.PhoneRinging:      2,
+	presence.PhoneIdle:         3,
+	presence.PhoneUnregistered: 4,
+	presence.PhoneUnknown:      5,
+}
+
+// overlay is the PRESENCE.phone of a user owning devs (sorted by ext): the
+// device with the highest-ranked state, the lowest ext among equals; nil
+// when the user owns none. An unknown device shows no call.
+func overlay(devs []Device) *presence.Phone {
+	var best *Device
+	for i := range devs {
+		d := &devs[i]
+		if best == nil || phoneRank[d.State] < phoneRank[best.State] ||
+			(phoneRank[d.State] == phoneRank[best.State] && d.Ext < best.Ext) {
+			best = d
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	p := &presence.Phone{State: best.State, Ext: best.Ext}
+	if best.Call != nil && best.State != presence.PhoneUnknown {
+		c := *best.Call
+		c.Reason = ""
+		p.Call = &c
+	}
+	return p
+}
