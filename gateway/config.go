@@ -36,6 +36,13 @@ type Config struct {
 	// iss (PGW_JWT_AUDIENCE, PGW_JWT_ISSUER). Default empty: not checked.
 	JWTAudience string
 	JWTIssuer   string
+	// JWTAlgorithms pins the accepted algorithms (PGW_JWT_ALGORITHMS,
+	// comma-separated: HS256, RS256, ES256, EdDSA). Default empty: HS256
+	// when a secret is set, plus the algorithms of the keys in PGW_JWT_KEYS.
+	JWTAlgorithms []string
+	// JWTLeeway is the clock skew allowed on exp, nbf and iat
+	// (PGW_JWT_LEEWAY). Default 0.
+	JWTLeeway time.Duration
 	// NodeID names this node in welcome, Redis and NATS (PGW_NODE_ID).
 	// Default: host name + random suffix. A node restarted with the same id
 	// first cleans up what its earlier run left.

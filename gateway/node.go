@@ -89,7 +89,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		_, _ = rand.Read(secret)
 		n.secret = secret
 	}
-	v, err := auth.New(auth.Config{Secret: secret, KeysFile: cfg.JWTKeys, Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer})
+	v, err := auth.New(auth.Config{Secret: secret, KeysFile: cfg.JWTKeys, Algorithms: cfg.JWTAlgorithms,
+		Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, Leeway: cfg.JWTLeeway})
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +146,20 @@ func (n *Node) Store() presence.Store { return n.store }
 // Bus returns the node's NATS bus.
 func (n *Node) Bus() *bus.Bus { return n.bus }
 
-// DevSecret returns the random HS256 secret made when none was configured
-// (nil otherwise), for printing a dev token.
-func (n *Node) DevSecret() []byte { return n.secret }
+// DevToken returns a ready token for user "dev" of tenant "dev" (roles user
+// and admin) when the node made a random secret because none was
+// configured, and "" otherwise.
+func (n *Node) DevToken(ttl time.Duration) string {
+	if n.secret == nil {
+		return ""
+	}
+	tok, err := n.auth.Sign(auth.Claims{Subject: "dev", Tenant: "dev", Roles: []string{auth.RoleUser, auth.RoleAdmin},
+		Expires: time.Now().Add(ttl)})
+	if err != nil {
+		return ""
+	}
+	return tok
+}
 
 // serveWS upgrades GET /v1/ws. Origin and the header token are checked
 // before the upgrade so a refusal is an HTTP problem.

@@ -31,6 +31,8 @@ func (c *Config) settings() []setting {
 		{"PGW_JWT_KEYS", "PEM or JWKS file of public keys (RS256/ES256/EdDSA) chosen by kid", (*strVal)(&c.JWTKeys)},
 		{"PGW_JWT_AUDIENCE", "required token audience; empty: not checked", (*strVal)(&c.JWTAudience)},
 		{"PGW_JWT_ISSUER", "required token issuer; empty: not checked", (*strVal)(&c.JWTIssuer)},
+		{"PGW_JWT_ALGORITHMS", "comma-separated accepted algorithms (HS256, RS256, ES256, EdDSA); empty: those of the configured keys", (*listVal)(&c.JWTAlgorithms)},
+		{"PGW_JWT_LEEWAY", "clock skew allowed on exp, nbf and iat", (*durVal)(&c.JWTLeeway)},
 		{"PGW_NODE_ID", "node id; empty: host name + random suffix", (*strVal)(&c.NodeID)},
 		{"PGW_GRACE", "session grace after its last connection closed", (*durVal)(&c.Grace)},
 		{"PGW_NODE_TTL", "a node missing its heartbeat this long is dead", (*durVal)(&c.NodeTTL)},

@@ -73,13 +73,9 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 		log.Error("start failed", "err", err)
 		return 1
 	}
-	if secret := node.DevSecret(); secret != nil {
-		tok, err := auth.Sign(secret, auth.Claims{Subject: "dev", Tenant: "dev", Roles: []string{auth.RoleUser, auth.RoleAdmin},
-			Expires: time.Now().Add(24 * time.Hour)})
-		if err == nil {
-			log.Warn("no PGW_JWT_SECRET: using a random secret; tokens die with this process",
-				"dev_token", tok, "sub", "dev", "tenant", "dev", "ws", "ws://"+cfg.Addr+"/v1/ws")
-		}
+	if tok := node.DevToken(24 * time.Hour); tok != "" {
+		log.Warn("no PGW_JWT_SECRET: using a random secret; tokens die with this process")
+		fmt.Fprintf(stderr, "\n  dev token (sub dev, tenant dev, roles user+admin, 24h):\n  %s\n\n  connect: ws://%s/v1/ws   board: http://%s/board/#token=<dev token>\n\n", tok, cfg.Addr, cfg.Addr)
 	}
 	if err := node.Run(ctx); err != nil {
 		log.Error("serve failed", "err", err)
@@ -98,6 +94,8 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
 	sid := fs.String("sid", "", "bind the token to one session id")
 	secret := fs.String("jwt-secret", getenv("PGW_JWT_SECRET"), "HS256 secret (PGW_JWT_SECRET)")
+	aud := fs.String("jwt-audience", getenv("PGW_JWT_AUDIENCE"), "aud claim (PGW_JWT_AUDIENCE)")
+	iss := fs.String("jwt-issuer", getenv("PGW_JWT_ISSUER"), "iss claim (PGW_JWT_ISSUER)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -122,7 +120,12 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if *roles != "" {
 		c.Roles = strings.Split(*roles, ",")
 	}
-	tok, err := auth.Sign([]byte(*secret), c)
+	v, err := auth.New(auth.Config{Secret: []byte(*secret), Audience: *aud, Issuer: *iss})
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway token: %v\n", err)
+		return 2
+	}
+	tok, err := v.Sign(c)
 	if err != nil {
 		fmt.Fprintf(stderr, "gateway token: %v\n", err)
 		return 2
