@@ -2,32 +2,77 @@ package gateway
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/pgw/pgw/problem"
 )
 
-// routes registers the HTTP API of contract §7.
-func (n *Node) routes(mux *http.ServeMux) {}
+// The HTTP API routes of contract §7, as Go 1.22 method patterns. The
+// patterns are also the route label of pgw_http_requests_total and the
+// paths of docs/openapi.yaml (a test checks that both list the same
+// operations).
+const (
+	routeGetPresence   = "GET /v1/presence/{user}"
+	routeQueryPresence = "POST /v1/presence/query"
+	routeSetStatus     = "PUT /v1/presence/{user}/status"
+	routeDeleteSession = "DELETE /v1/sessions/{session}"
+	routeIPTEvents     = "POST /v1/ipt/events"
+	routeIPTSync       = "POST /v1/ipt/sync"
+)
+
+// routes registers the HTTP API of contract §7. Every handler authenticates
+// the bearer token, applies the API rate limit and answers errors as
+// problems (api_handler.go); the rules themselves are the node's operations
+// shared with the WebSocket frames (ops.go, telephony.go).
+func (n *Node) routes(mux *http.ServeMux) {
+	a := newAPI(n)
+	a.handle(mux, routeGetPresence, a.getPresence)
+	a.handle(mux, routeQueryPresence, a.queryPresence)
+	a.handle(mux, routeSetStatus, a.setStatus)
+	a.handle(mux, routeDeleteSession, a.deleteSession)
+	a.handle(mux, routeIPTEvents, a.iptEvents)
+	a.handle(mux, routeIPTSync, a.iptSync)
+}
+
+// unmatchedRoute is the route label of requests no pattern matched, so the
+// label never carries a client-chosen path.
+const unmatchedRoute = "unmatched"
 
 // withProblems answers unknown paths with a 404 problem and wrong methods
 // with a 405 problem carrying Allow (the mux's own answers are plain text).
+// It also counts every request but the WebSocket upgrade in
+// pgw_http_requests_total by route pattern and status.
 func (n *Node) withProblems(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, pattern := mux.Handler(r)
-		if pattern != "" {
+		if pattern == "GET /v1/ws" {
+			// Upgrades are counted by pgw_connects_total; the hijacked
+			// connection must see the server's own ResponseWriter.
 			mux.ServeHTTP(w, r)
 			return
 		}
-		rec := &capture{header: http.Header{}}
-		h.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			allow := rec.header.Get("Allow")
-			w.Header().Set("Allow", allow)
-			n.writeProblem(w, r, problem.New(problem.MethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ",", ", ")))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			route := pattern
+			if route == "" {
+				route = unmatchedRoute
+			}
+			n.metrics.httpRequests.WithLabelValues(route, strconv.Itoa(rec.code())).Inc()
+		}()
+		if pattern != "" {
+			mux.ServeHTTP(rec, r)
 			return
 		}
-		n.writeProblem(w, r, problem.New(problem.NotFound, "no route %s %s", r.Method, r.URL.Path))
+		fallback := &capture{header: http.Header{}}
+		h.ServeHTTP(fallback, r)
+		if fallback.status == http.StatusMethodNotAllowed {
+			allow := fallback.header.Get("Allow")
+			rec.Header().Set("Allow", allow)
+			n.writeProblem(rec, r, problem.New(problem.MethodNotAllowed, "%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ",", ", ")))
+			return
+		}
+		n.writeProblem(rec, r, problem.New(problem.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 }
 
@@ -45,3 +90,42 @@ func (c *capture) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 func (c *capture) WriteHeader(s int) { c.status = s }
+
+// statusRecorder remembers the status a handler answered, for the metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// code is the answered status (200 when the handler wrote nothing).
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// Unwrap lets http.ResponseController reach the server's writer (Flush,
+// deadlines) through the recorder.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Flush passes flushes through (promhttp flushes compressed output).
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -58,6 +58,9 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 func (n *Node) Shutdown(ctx context.Context) {
 	n.stopOnce.Do(func() {
 		n.draining.Store(true)
+		n.admitMu.Lock()
+		n.stopping = true
+		n.admitMu.Unlock()
 		conns := n.hub.all()
 		if len(conns) > 0 {
 			spread := n.cfg.Drain / time.Duration(len(conns))

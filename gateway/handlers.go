@@ -206,11 +206,11 @@ func (c *conn) hello(f *frame) bool {
 	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	n.hub.add(c)
+	n.publish(ch)
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: claims.Expires.Unix(), Presence: ch.Presence}))
-	n.publish(ch)
 	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
 	return true
 }

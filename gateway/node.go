@@ -42,6 +42,10 @@ type Node struct {
 	secret []byte
 
 	draining atomic.Bool
+	// admitMu orders admitting a connection (wg.Add) before Shutdown's
+	// wg.Wait: once stopping is set no connection is admitted.
+	admitMu  sync.Mutex
+	stopping bool
 	stop     chan struct{} // closed by Shutdown: background loops end
 	stopOnce sync.Once
 	wg       sync.WaitGroup // every goroutine the node starts
@@ -193,8 +197,16 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	if claims != nil {
 		c.claims = *claims
 	}
-	n.metrics.connects.Inc()
+	n.admitMu.Lock()
+	if n.stopping {
+		n.admitMu.Unlock()
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(problem.CloseGoingAway, string(problem.Shutdown)), time.Now().Add(time.Second))
+		_ = ws.Close()
+		return
+	}
 	n.wg.Add(1)
+	n.admitMu.Unlock()
+	n.metrics.connects.Inc()
 	// A fresh goroutine (not the HTTP handler's) starts with a small stack.
 	go c.readLoop()
 }

@@ -51,6 +51,17 @@ func watch(t *testing.T, tn *testNode, users ...string) *client {
 	return w
 }
 
+// collapse drops consecutive repeats from a comma-separated list.
+func collapse(list string) string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
 // checkVersions fails when versions of a user's stream do not strictly increase.
 func checkVersions(t *testing.T, fs []map[string]any) {
 	t.Helper()
@@ -180,6 +191,9 @@ func TestManualStatusAndIdleRules(t *testing.T) {
 		if r := c.request(frame); r["type"] != "ok" {
 			t.Fatalf("%v: %v", frame, r)
 		}
+		if want == nil {
+			return // this step changes nothing the watcher sees
+		}
 		w.waitFrame(from, 2*time.Second, func(f map[string]any) bool {
 			for k, v := range want {
 				if f[k] != v {
@@ -197,8 +211,10 @@ func TestManualStatusAndIdleRules(t *testing.T) {
 	step(b, map[string]any{"type": "status", "status": "online"}, map[string]any{"status": "away", "manual": false})
 	step(a, map[string]any{"type": "idle", "idle": false}, map[string]any{"status": "online"})
 	fs := w.presenceFrames("u1")
-	// online (desk), online again with sessions 2 (laptop), then the steps.
-	if got := statusesOf(fs); got != "online,online,away,dnd,away,online" {
+	// Two windows' connects publish from two goroutines: the watcher may see
+	// only the newer (sessions 2) of the two online frames, never an older
+	// one after a newer; so compare statuses with repeats collapsed.
+	if got := collapse(statusesOf(fs)); got != "online,away,dnd,away,online" {
 		t.Fatalf("statuses %s", got)
 	}
 	checkVersions(t, fs)
