@@ -1,0 +1,40 @@
+# pgw — presence and telephony event gateway.
+# The two set-up commands: `make run` and `make test`.
+
+GO      ?= go
+BIN     := bin
+ADDR    ?= 127.0.0.1:8080
+
+.PHONY: run test bench lint build cluster demo clean
+
+## run: the gateway on its embedded default (in-process store, embedded NATS).
+run:
+	$(GO) run ./cmd/gateway --addr $(ADDR)
+
+## test: every test, with the race detector (installs redis-server etc. when missing).
+test:
+	./scripts/test.sh
+
+## bench: Go benchmarks and the load-test harness; writes docs/benchmarks*.md.
+bench: build
+	./scripts/bench.sh
+
+## lint: gofmt and go vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## build: the binaries into bin/.
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## cluster: 3 nodes behind nginx on the machine's Redis and NATS.
+cluster: build
+	./scripts/cluster.sh
+
+## demo: gateway + simulated population + PBX; prints the board URL.
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs when it is missing, saying what it does.
+# Safe to run again: it only acts on what is missing. Needs root for apt-get
+# (as on CI and the developer machines); otherwise it says what to install.
+set -euo pipefail
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
+  command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+  [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+fi
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "ensure-services: installing missing packages: ${need_apt[*]}"
+  if [ "$(id -u)" != 0 ]; then
+    echo "ensure-services: not root; run: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The nginx package may start a daemon on port 80; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; fi
+  pkill -x nginx >/dev/null 2>&1 || true
+  echo "ensure-services: installed ${need_apt[*]}"
+fi
+echo "ensure-services: redis-server $(redis-server --version | awk '{print $3}'), nginx present, go $(go env GOVERSION)"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make test: every test, Go with the race detector, then the TypeScript SDK and
+# the board's browser tests. Private Redis/NATS/gateway processes are started
+# by the tests themselves on free ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/ensure-services.sh
+echo "test: go vet"
+go vet ./...
+echo "test: go test -race ./..."
+go test -race -count=1 -timeout 25m ./...
+if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
+  for s in sdk/typescript/scripts/test.sh board/e2e/test.sh; do
+    if [ -x "$s" ]; then
+      echo "test: $s"
+      "$s"
+    fi
+  done
+fi
+echo "test: all passed"
