@@ -53,6 +53,7 @@ type conn struct {
 	nextPing     time.Time
 	subs         map[string]struct{} // watched users (own tenant)
 	tenantSub    bool
+	idleFlag     bool          // last idle value this connection set, re-asserted after a store loss
 	writerGone   chan struct{} // made by cleanup when it must wait for the writer
 }
 

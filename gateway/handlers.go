@@ -278,6 +278,9 @@ func (c *conn) idle(ctx context.Context, f *frame) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	c.idleFlag = *f.Idle
+	c.mu.Unlock()
 	c.n.publish(ch)
 	return nil, nil
 }

@@ -290,6 +290,22 @@ func (h *hub) deliver(tenant, user string, version int64, data []byte) int {
 	return n
 }
 
+// shownPresent reports whether the newest presence this node fanned out for
+// a user is not offline, with its version.
+func (h *hub) shownPresent(tenant, user string) (int64, bool) {
+	h.watchMu.Lock()
+	defer h.watchMu.Unlock()
+	c, ok := h.last[userKey{tenant, user}]
+	if !ok || c.version == 0 {
+		return 0, false
+	}
+	var p struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(c.data, &p)
+	return c.version, p.Status != "offline"
+}
+
 // watched returns what this node's connections watch, for a resync.
 func (h *hub) watched() (users map[string][]string, tenants []string) {
 	h.watchMu.Lock()

@@ -32,6 +32,7 @@ type Node struct {
 	ipt     *ipt.Service
 	redis   redis.UniversalClient // nil with the in-process store
 	pending pendingDrops
+	manual  manualStatuses
 	bus     *bus.Bus
 	auth    *auth.Verifier
 	hub     *hub
@@ -224,6 +225,7 @@ func (n *Node) publish(ch presence.Change) {
 		return
 	}
 	p := ch.Presence
+	n.manual.observe(p)
 	if err := n.bus.PublishPresence(p.Tenant, p.User, p.Version, mustJSON(p)); err != nil {
 		n.log.Warn("publish presence failed", "tenant", p.Tenant, "user", p.User, "err", err)
 		return
@@ -262,6 +264,18 @@ func (n *Node) resync() {
 	defer cancel()
 	deliver := func(ps []presence.Presence) {
 		for _, p := range ps {
+			if p.Version == 0 {
+				// The store has no state for this user (never seen, or it
+				// lost it): if this node still shows the user present,
+				// publish offline with a version above the one shown, or
+				// subscribers would stay stuck online.
+				if v, present := n.hub.shownPresent(p.Tenant, p.User); present {
+					now := time.Now()
+					p.Version, p.Since = presence.NextVersion(v, now), presence.FormatSince(now)
+					n.publish(presence.Change{Presence: p, Changed: true})
+				}
+				continue
+			}
 			n.onPresence(p.Tenant, p.User, p.Version, mustJSON(p))
 		}
 	}
@@ -288,11 +302,14 @@ func (n *Node) resync() {
 	n.metrics.resyncs.Inc()
 }
 
-// reassert registers every local connection again (after the node was
-// declared dead, or the store lost its state) and publishes what changed.
+// reassert registers every local connection again, with its session's idle
+// flag and its user's manual status, after the node was declared dead or the
+// store lost its state (Redis restarted empty), then re-reads what the
+// node's connections watch.
 func (n *Node) reassert(ctx context.Context) {
 	now := time.Now()
-	for _, c := range n.hub.all() {
+	conns := n.hub.all()
+	for _, c := range conns {
 		ch, err := n.store.Connect(ctx, c.info, now)
 		if err != nil {
 			n.log.Warn("re-assert connection failed", "conn", c.id, "err", err)
@@ -300,7 +317,26 @@ func (n *Node) reassert(ctx context.Context) {
 		}
 		n.publish(ch)
 	}
+	for _, c := range conns {
+		c.mu.Lock()
+		idle := c.idleFlag
+		c.mu.Unlock()
+		if idle {
+			if ch, err := n.store.SetIdle(ctx, c.tenant, c.user, c.session, true, now); err == nil {
+				n.publish(ch)
+			}
+		}
+	}
+	for k, m := range n.manual.snapshot() {
+		if n.hub.userConnCount(k.tenant, k.user) == 0 {
+			continue
+		}
+		if ch, err := n.store.SetStatus(ctx, k.tenant, k.user, m.status, m.note, now); err == nil {
+			n.publish(ch)
+		}
+	}
 	n.metrics.reasserts.Inc()
+	n.resync()
 }
 
 // Ready reports what keeps the node from serving well (nil when ready).

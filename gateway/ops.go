@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/pgw/pgw/presence"
@@ -86,6 +87,9 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 		return
 	}
 	users, tenant := n.hub.remove(c)
+	if n.hub.userConnCount(c.tenant, c.user) == 0 {
+		n.manual.forget(c.tenant, c.user)
+	}
 	for _, u := range users {
 		n.bus.Unwatch(c.tenant, u)
 	}
@@ -122,4 +126,47 @@ func (n *Node) sessionsEnded(ctx context.Context, ended []presence.Ended, now ti
 		}
 		n.publishIPT(e.Tenant, res)
 	}
+}
+
+// manualStatuses remembers the manual status of users with connections on
+// this node, from every change the node publishes, so it can re-assert them
+// when the store lost its state.
+type manualStatuses struct {
+	mu sync.Mutex
+	m  map[userKey]manualStatus
+}
+
+type manualStatus struct {
+	status presence.Status
+	note   string
+}
+
+func (s *manualStatuses) observe(p presence.Presence) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := userKey{p.Tenant, p.User}
+	if !p.Manual {
+		delete(s.m, k)
+		return
+	}
+	if s.m == nil {
+		s.m = map[userKey]manualStatus{}
+	}
+	s.m[k] = manualStatus{status: p.Status, note: p.Note}
+}
+
+func (s *manualStatuses) forget(tenant, user string) {
+	s.mu.Lock()
+	delete(s.m, userKey{tenant, user})
+	s.mu.Unlock()
+}
+
+func (s *manualStatuses) snapshot() map[userKey]manualStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[userKey]manualStatus, len(s.m))
+	for k, v := range s.m {
+		out[k] = v
+	}
+	return out
 }
