@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzDecodeFrame: any input yields either a frame or a problem with a code
+// and a detail, never a panic; an id that is echoed is a valid id.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"hello","token":"x","session":"s1","window":"main","device":"desktop","id":1}`,
+		`{"type":"status","status":"busy","note":"n","id":"abc"}`,
+		`{"type":"subscribe","users":["a","b"],"tenant":true,"id":2}`,
+		`{"type":"idle","idle":"yes","id":3}`,
+		`{"type":7}`, `[]`, `{`, `null`, `""`, `{"id":{"x":1},"type":"idle"}`,
+		`{"type":"ipt.event","bridge":"b","seq":1,"ext":"1001","event":"ringing","call":"c1"}`,
+		`{"type":"status","id":"` + string(make([]byte, 70)) + `"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, p := decodeFrame(data)
+		if fr == nil {
+			t.Fatal("nil frame")
+		}
+		if p != nil && (p.Code == "" || p.Detail == "" || p.Status == 0) {
+			t.Fatalf("problem without code, detail or status: %+v", p)
+		}
+		if fr.ID != nil {
+			if checkID(fr.ID) != nil {
+				t.Fatalf("invalid id kept: %s", fr.ID)
+			}
+			if !json.Valid(fr.ID) {
+				t.Fatalf("id is not JSON: %s", fr.ID)
+			}
+		}
+	})
+}
+
+func TestDecodeFrameTable(t *testing.T) {
+	cases := []struct {
+		in, code, field string
+		id              bool
+	}{
+		{`{"type":"idle","idle":true,"id":5}`, "", "", true},
+		{`{"type":"idle","idle":"yes","id":5}`, "invalid_argument", "idle", true},
+		{`{"type":"subscribe","users":"u1","id":"x"}`, "invalid_argument", "users", true},
+		{`{"type":1,"id":5}`, "malformed_frame", "", true},
+		{`{"id":5}`, "invalid_argument", "type", true},
+		{`{"type":"idle","id":{"a":1}}`, "invalid_argument", "id", false},
+		{`{"type":"idle","id":true}`, "invalid_argument", "id", false},
+		{`[1,2]`, "malformed_frame", "", false},
+		{`{"type":`, "malformed_frame", "", false},
+		{`   `, "malformed_frame", "", false},
+	}
+	for _, tc := range cases {
+		fr, p := decodeFrame([]byte(tc.in))
+		switch {
+		case tc.code == "" && p != nil:
+			t.Errorf("%s: unexpected problem %v", tc.in, p)
+		case tc.code != "" && (p == nil || string(p.Code) != tc.code):
+			t.Errorf("%s: problem %v, want %s", tc.in, p, tc.code)
+		case tc.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tc.field):
+			t.Errorf("%s: errors %v, want field %s", tc.in, p.Errors, tc.field)
+		case (fr.ID != nil) != tc.id:
+			t.Errorf("%s: id kept = %v, want %v", tc.in, fr.ID != nil, tc.id)
+		}
+	}
+}
