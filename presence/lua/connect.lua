@@ -1,0 +1,28 @@
+-- connect.lua registers one open connection (Store.Connect). Appended to
+-- common.lua.
+--
+-- KEYS[2] the connection's own key <prefix>:conn:{t:u}:<conn> (contract §5:
+-- visible while the connection is open).
+-- ARGV[5] session, ARGV[6] connection id, ARGV[7] node, ARGV[8] device,
+-- ARGV[9] bridge 0|1, ARGV[10] MaxConnsPerUser.
+-- Returns {"too_many", count} or the commit reply plus {session created 0|1}.
+-- Retrying it changes nothing: the connection is a hash field, not a counter.
+local sid, conn, node = ARGV[5], ARGV[6], ARGV[7]
+local u = load()
+
+if not u.conns[conn] and u.nconns >= tonumber(ARGV[10]) then
+  return {'too_many', u.nconns}
+end
+add_conn(u, conn, sid .. '|' .. node)
+redis.call('SET', KEYS[2], sid .. '|' .. node)
+
+local s, created = u.ss[sid], 0
+if not s then
+  s = {d = ARGV[8], idle = false, bridge = ARGV[9] == '1', n = 0, g = 0}
+  u.ss[sid] = s
+  created = 1
+end
+-- A connection within the grace continues the session: it is no longer due.
+s.n, s.g = count_conns(u, sid), 0
+save_session(u, sid)
+return commit(u, created)
