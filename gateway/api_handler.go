@@ -88,9 +88,12 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// writeJSON answers status with v as JSON.
+// writeJSON answers status with v as JSON (notes and peers verbatim: no
+// HTML escaping, the body is never HTML).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

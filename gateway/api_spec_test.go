@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,13 +18,15 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/pgw/pgw/problem"
 )
 
 // openapiPath is docs/openapi.yaml seen from this package.
 const openapiPath = "../docs/openapi.yaml"
 
-// spec is docs/openapi.yaml, loaded and validated once per test binary.
-var spec = sync.OnceValues(func() (*openapi3.T, error) {
+// openapiSpec is docs/openapi.yaml, loaded and validated once per test binary.
+var openapiSpec = sync.OnceValues(func() (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(openapiPath)
 	if err != nil {
@@ -36,9 +41,9 @@ var spec = sync.OnceValues(func() (*openapi3.T, error) {
 	return doc, nil
 })
 
-// specRouter finds the documented operation of a request.
-var specRouter = sync.OnceValues(func() (routers.Router, error) {
-	doc, err := spec()
+// openapiRouter finds the documented operation of a request.
+var openapiRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapiSpec()
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +68,11 @@ type specTransport struct {
 
 func (tr *specTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	tr.t.Helper()
-	doc, err := spec()
+	doc, err := openapiSpec()
 	if err != nil {
 		tr.t.Fatalf("%s: %v", openapiPath, err)
 	}
-	router, err := specRouter()
+	router, err := openapiRouter()
 	if err != nil {
 		tr.t.Fatalf("%s: router: %v", openapiPath, err)
 	}
@@ -224,4 +229,137 @@ func (r apiResp) fields() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// httpRoutes are every route the node serves, as mux patterns: the API's
+// and the operations routes Handler registers.
+func httpRoutes() []string {
+	return []string{routeGetPresence, routeQueryPresence, routeSetStatus, routeDeleteSession, routeIPTEvents, routeIPTSync,
+		"GET /v1/ws", "GET /livez", "GET /healthz", "GET /readyz", "GET /metrics"}
+}
+
+func TestAPIOpenAPIListsEveryRoute(t *testing.T) {
+	doc, err := openapiSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented[method+" "+path] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, r := range httpRoutes() {
+		served[r] = true
+		if !documented[r] {
+			t.Errorf("route %s is not in %s", r, openapiPath)
+		}
+	}
+	// Every documented operation exists on a real node: it answers neither
+	// the router's 404 nor its 405.
+	tn := startNode(t, nil)
+	for op := range documented {
+		if !served[op] {
+			t.Errorf("%s documents %s, which is not a route of the node", openapiPath, op)
+		}
+		method, path, _ := strings.Cut(op, " ")
+		path = strings.NewReplacer("{user}", "u1", "{session}", "s1").Replace(path)
+		req, _ := http.NewRequest(method, tn.base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct{ Code string }
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusMethodNotAllowed || p.Code == "not_found" {
+			t.Errorf("%s: the node answers %d %s", op, resp.StatusCode, p.Code)
+		}
+	}
+}
+
+func TestAPIOpenAPIProblemCodesMatchTable(t *testing.T) {
+	doc, err := openapiSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, v := range doc.Components.Schemas["ProblemCode"].Value.Enum {
+		documented = append(documented, v.(string))
+	}
+	var withStatus []string
+	for _, in := range problem.Table() {
+		if in.Status != 0 {
+			withStatus = append(withStatus, string(in.Code))
+		}
+	}
+	if !slices.Equal(documented, withStatus) {
+		t.Fatalf("ProblemCode enum of %s:\n%q\nthe codes with an HTTP status in problem.Table():\n%q", openapiPath, documented, withStatus)
+	}
+}
+
+// recordingTB records what specTransport reports.
+type recordingTB struct {
+	testing.TB
+	mu     sync.Mutex
+	errors []string
+}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+	r.mu.Unlock()
+}
+func (r *recordingTB) Fatalf(format string, args ...any) { r.Errorf(format, args...) }
+
+// TestAPISpecTransportCatchesDrift shows the checker fails when a server
+// drifts from the document (so the API tests passing means something).
+func TestAPISpecTransportCatchesDrift(t *testing.T) {
+	presenceJSON := `{"type":"presence","tenant":"acme","user":"u1","status":"online","manual":false,"sessions":1,"devices":["desktop"],"version":3}`
+	problemJSON := `{"type":"about:blank","title":"Token missing","status":401,"code":"token_missing","detail":"no token","instance":"/v1/presence/u1"}`
+	cases := []struct {
+		name   string
+		status int
+		ctype  string
+		header map[string]string
+		body   string
+		drift  bool
+	}{
+		{"conforming presence", 200, "application/json", nil, presenceJSON, false},
+		{"extra presence field", 200, "application/json", nil, strings.Replace(presenceJSON, `"version":3`, `"version":3,"colour":"red"`, 1), true},
+		{"unknown status", 200, "application/json", nil, strings.Replace(presenceJSON, `"online"`, `"asleep"`, 1), true},
+		{"missing devices", 200, "application/json", nil, strings.Replace(presenceJSON, `"devices":["desktop"],`, ``, 1), true},
+		{"undocumented status", 418, "application/problem+json", nil, problemJSON, true},
+		{"conforming 401", 401, "application/problem+json", map[string]string{"WWW-Authenticate": `Bearer realm="pgw"`}, problemJSON, false},
+		{"401 without challenge", 401, "application/problem+json", nil, problemJSON, true},
+		{"problem as plain JSON", 401, "application/json", map[string]string{"WWW-Authenticate": `Bearer realm="pgw"`}, problemJSON, true},
+		{"unknown problem code", 401, "application/problem+json", map[string]string{"WWW-Authenticate": `Bearer realm="pgw"`}, strings.Replace(problemJSON, "token_missing", "token_lost", 1), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				w.Header().Set("Content-Type", tc.ctype)
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			rec := &recordingTB{TB: t}
+			hc := &http.Client{Timeout: 5 * time.Second, Transport: &specTransport{t: rec, base: http.DefaultTransport}}
+			req, _ := http.NewRequest("GET", srv.URL+"/v1/presence/u1", nil)
+			req.Header.Set("Authorization", "Bearer x")
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = resp.Body.Close()
+			if got := len(rec.errors) > 0; got != tc.drift {
+				t.Fatalf("drift reported: %v, want %v: %q", got, tc.drift, rec.errors)
+			}
+		})
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
 )
 
@@ -22,8 +23,8 @@ import (
 // through specTransport, which checks every exchange against
 // docs/openapi.yaml.
 
-// tokenWith mints a token with full control of the claims and the secret.
-func tokenWith(t testing.TB, secret string, c auth.Claims) string {
+// mintToken mints a token with full control of the claims and the secret.
+func mintToken(t testing.TB, secret string, c auth.Claims) string {
 	t.Helper()
 	if c.Expires.IsZero() {
 		c.Expires = time.Now().Add(time.Hour)
@@ -35,9 +36,9 @@ func tokenWith(t testing.TB, secret string, c auth.Claims) string {
 	return tok
 }
 
-// wantProblem checks an answer is the problem with status and code, and
+// wantAPIProblem checks an answer is the problem with status and code, and
 // that errors[] names exactly fields (when fields is not nil).
-func wantProblem(t *testing.T, r apiResp, status int, code string, fields []string) {
+func wantAPIProblem(t *testing.T, r apiResp, status int, code string, fields []string) {
 	t.Helper()
 	if r.status != status || r.code() != code {
 		t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code(), status, code, r.raw)
@@ -71,8 +72,8 @@ func TestAPIGetPresence(t *testing.T) {
 	if other.status != 200 || string(other.raw) != want {
 		t.Fatalf("other tenant: %d %s, want %s", other.status, other.raw, want)
 	}
-	bad := c.do(apiReq{method: "GET", path: "/v1/presence/a.b", token: acme})
-	wantProblem(t, bad, 400, "invalid_argument", []string{"user"})
+	bad := c.do(apiReq{method: "GET", path: "/v1/presence/a.b", token: acme, invalid: true})
+	wantAPIProblem(t, bad, 400, "invalid_argument", []string{"user"})
 	if bad.json["instance"] != "/v1/presence/a.b" || bad.json["title"] != "Invalid argument" {
 		t.Fatalf("instance/title: %s", bad.raw)
 	}
@@ -81,8 +82,8 @@ func TestAPIGetPresence(t *testing.T) {
 func TestAPIAuthFailures(t *testing.T) {
 	tn := startNode(t, nil)
 	c := newAPIClient(t, tn)
-	expired := tokenWith(t, testSecret, auth.Claims{Subject: "u1", Tenant: "acme", Expires: time.Now().Add(-time.Hour)})
-	forged := tokenWith(t, "another-secret-0123456789abcdef-012345", auth.Claims{Subject: "u1", Tenant: "acme"})
+	expired := mintToken(t, testSecret, auth.Claims{Subject: "u1", Tenant: "acme", Expires: time.Now().Add(-time.Hour)})
+	forged := mintToken(t, "another-secret-0123456789abcdef-012345", auth.Claims{Subject: "u1", Tenant: "acme"})
 	const realm = `Bearer realm="pgw"`
 	const refused = `Bearer realm="pgw", error="invalid_token"`
 	cases := []struct {
@@ -110,7 +111,7 @@ func TestAPIAuthFailures(t *testing.T) {
 			t.Run(tc.name+"/"+rt.method+" "+rt.path, func(t *testing.T) {
 				rt.auth = tc.auth
 				r := c.do(rt)
-				wantProblem(t, r, 401, tc.code, nil)
+				wantAPIProblem(t, r, 401, tc.code, nil)
 				if got := r.header.Get("WWW-Authenticate"); got != tc.challenge {
 					t.Fatalf("WWW-Authenticate %q, want %q", got, tc.challenge)
 				}
@@ -154,7 +155,7 @@ func TestAPIQueryPresence(t *testing.T) {
 		{"invalid JSON", "", `{"users":["a",]}`, 400, "malformed_json", nil, "at byte 15"},
 		{"truncated JSON", "", `{"users":["a"`, 400, "malformed_json", nil, "at byte 13"},
 		{"trailing data", "", `{"users":["a"]} {}`, 400, "malformed_json", nil, "at byte"},
-		{"empty body", "", ``, 400, "malformed_json", nil, "empty"},
+		{"empty body", "application/json", ``, 400, "malformed_json", nil, "empty"},
 		{"text content type", "text/plain", `{"users":["a"]}`, 415, "unsupported_media_type", nil, "text/plain"},
 		{"no content type", "-", `{"users":["a"]}`, 415, "unsupported_media_type", nil, "missing"},
 		{"too large", "", `{"users":["` + strings.Repeat("a", 300) + `"]}`, 413, "payload_too_large", nil, "256 bytes"},
@@ -162,7 +163,7 @@ func TestAPIQueryPresence(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(apiReq{method: "POST", path: "/v1/presence/query", token: tok, ctype: tc.ctype, body: tc.body, invalid: true})
-			wantProblem(t, r, tc.status, tc.code, tc.fields)
+			wantAPIProblem(t, r, tc.status, tc.code, tc.fields)
 			if d, _ := r.json["detail"].(string); !strings.Contains(d, tc.detail) {
 				t.Fatalf("detail %q does not contain %q", d, tc.detail)
 			}
@@ -217,7 +218,7 @@ func TestAPISetStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(apiReq{method: "PUT", path: tc.path, token: tc.tok, body: tc.body, invalid: tc.status == 400})
-			wantProblem(t, r, tc.status, tc.code, tc.fields)
+			wantAPIProblem(t, r, tc.status, tc.code, tc.fields)
 		})
 	}
 }
@@ -243,7 +244,7 @@ func TestAPIDeleteSession(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			wantProblem(t, c.do(apiReq{method: "DELETE", path: tc.path, token: tc.tok}), tc.status, tc.code, nil)
+			wantAPIProblem(t, c.do(apiReq{method: "DELETE", path: tc.path, token: tc.tok, invalid: tc.status == 400}), tc.status, tc.code, nil)
 		})
 	}
 	// Another tenant's session reveals nothing: byte for byte the answer to
@@ -274,7 +275,7 @@ func TestAPIDeleteSession(t *testing.T) {
 	if r.status != 204 {
 		t.Fatalf("admin: %d %s", r.status, r.raw)
 	}
-	wantProblem(t, c.do(apiReq{method: "DELETE", path: "/v1/sessions/s1", token: token(t, "alice", "acme")}), 404, "unknown_session", nil)
+	wantAPIProblem(t, c.do(apiReq{method: "DELETE", path: "/v1/sessions/s1", token: token(t, "alice", "acme")}), 404, "unknown_session", nil)
 }
 
 func TestAPITelephony(t *testing.T) {
@@ -307,7 +308,9 @@ func TestAPITelephony(t *testing.T) {
 		t.Fatalf("phone after ringing: %v", ph)
 	}
 	// publishIPT: the user's connections get the call frame.
-	alice.waitFrame(0, 3*time.Second, func(f map[string]any) bool { return f["type"] == "call" && f["event"] == "ringing" && f["ext"] == "1001" })
+	alice.waitFrame(0, 3*time.Second, func(f map[string]any) bool {
+		return f["type"] == "call" && f["event"] == "ringing" && f["ext"] == "1001"
+	})
 	// A resend is acknowledged and ignored; an empty list is a heartbeat.
 	r = c.do(apiReq{method: "POST", path: "/v1/ipt/events", token: bridge,
 		body: `{"bridge":"pbx1","events":[{"bridge":"pbx1","seq":1,"ext":"1001","event":"ringing","call":"c1"}]}`})
@@ -360,7 +363,7 @@ func TestAPITelephony(t *testing.T) {
 			if tc.status == 415 {
 				req.ctype = "application/x-www-form-urlencoded"
 			}
-			wantProblem(t, c.do(req), tc.status, tc.code, tc.fields)
+			wantAPIProblem(t, c.do(req), tc.status, tc.code, tc.fields)
 		})
 	}
 	// The event before the unknown extension was applied (answered).
@@ -387,7 +390,7 @@ func TestAPIRoutingProblems(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(apiReq{method: tc.method, path: tc.path, token: tok, invalid: true})
-			wantProblem(t, r, tc.status, tc.code, nil)
+			wantAPIProblem(t, r, tc.status, tc.code, nil)
 			if got := r.header.Get("Allow"); got != tc.allow {
 				t.Fatalf("Allow %q, want %q", got, tc.allow)
 			}
@@ -405,7 +408,7 @@ func TestAPIRateLimit(t *testing.T) {
 		}
 	}
 	r := c.do(apiReq{method: "GET", path: "/v1/presence/x", token: alice})
-	wantProblem(t, r, 429, "rate_limited", nil)
+	wantAPIProblem(t, r, 429, "rate_limited", nil)
 	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
@@ -415,9 +418,9 @@ func TestAPIRateLimit(t *testing.T) {
 	}
 	// Refused tokens share their client address's budget.
 	for range 3 {
-		wantProblem(t, c.do(apiReq{method: "GET", path: "/v1/presence/x"}), 401, "token_missing", nil)
+		wantAPIProblem(t, c.do(apiReq{method: "GET", path: "/v1/presence/x"}), 401, "token_missing", nil)
 	}
-	wantProblem(t, c.do(apiReq{method: "GET", path: "/v1/presence/x"}), 429, "rate_limited", nil)
+	wantAPIProblem(t, c.do(apiReq{method: "GET", path: "/v1/presence/x"}), 429, "rate_limited", nil)
 }
 
 func TestAPIKeyedLimiterForgetsIdleKeys(t *testing.T) {
@@ -441,35 +444,35 @@ func TestAPIKeyedLimiterForgetsIdleKeys(t *testing.T) {
 	}
 }
 
-// flakyStore is the in-process store with a switch that makes it answer
+// switchableStore is the in-process store with a switch that makes it answer
 // like a Redis that is down.
-type flakyStore struct {
+type switchableStore struct {
 	presence.Store
 	down atomic.Bool
 }
 
-func (s *flakyStore) err() error {
+func (s *switchableStore) err() error {
 	if s.down.Load() {
 		return fmt.Errorf("presence: redis get: %w: connection refused", presence.ErrUnavailable)
 	}
 	return nil
 }
 
-func (s *flakyStore) Get(ctx context.Context, tenant, user string) (presence.Presence, error) {
+func (s *switchableStore) Get(ctx context.Context, tenant, user string) (presence.Presence, error) {
 	if err := s.err(); err != nil {
 		return presence.Presence{}, err
 	}
 	return s.Store.Get(ctx, tenant, user)
 }
 
-func (s *flakyStore) SetStatus(ctx context.Context, tenant, user string, st presence.Status, note string, now time.Time) (presence.Change, error) {
+func (s *switchableStore) SetStatus(ctx context.Context, tenant, user string, st presence.Status, note string, now time.Time) (presence.Change, error) {
 	if err := s.err(); err != nil {
 		return presence.Change{}, err
 	}
 	return s.Store.SetStatus(ctx, tenant, user, st, note, now)
 }
 
-func (s *flakyStore) Ping(ctx context.Context) error {
+func (s *switchableStore) Ping(ctx context.Context) error {
 	if err := s.err(); err != nil {
 		return err
 	}
@@ -497,7 +500,7 @@ func startNodeWithStore(t *testing.T, st presence.Store) *testNode {
 }
 
 func TestAPIUnavailable(t *testing.T) {
-	st := &flakyStore{Store: presence.NewMemory(presence.DefaultOptions())}
+	st := &switchableStore{Store: presence.NewMemory(presence.DefaultOptions())}
 	tn := startNodeWithStore(t, st)
 	c := newAPIClient(t, tn)
 	connectUser(t, tn, "alice", "acme", "sa", "main")
@@ -509,7 +512,7 @@ func TestAPIUnavailable(t *testing.T) {
 		{method: "GET", path: "/readyz"},
 	} {
 		r := c.do(req)
-		wantProblem(t, r, 503, "unavailable", nil)
+		wantAPIProblem(t, r, 503, "unavailable", nil)
 		if r.header.Get("Retry-After") == "" {
 			t.Fatalf("%s %s: no Retry-After", req.method, req.path)
 		}
@@ -572,4 +575,43 @@ func TestAPIMetricsCountRoutes(t *testing.T) {
 	if strings.Contains(text, "secret") {
 		t.Error("metrics carry a client-chosen id or path")
 	}
+}
+
+// TestAPIBridgeHeartbeat: an HTTP-only bridge counts as connected while it
+// posts at least once per PGW_BRIDGE_TTL (an empty events list is enough);
+// once silent, its devices turn unknown.
+func TestAPIBridgeHeartbeat(t *testing.T) {
+	const ttl = time.Second
+	tn := startNode(t, func(c *Config) { c.BridgeTTL = ttl })
+	c := newAPIClient(t, tn)
+	bridge := token(t, "pbx1", "acme", "bridge")
+	viewer := token(t, "bob", "acme")
+	phoneState := func() string {
+		r := c.do(apiReq{method: "GET", path: "/v1/presence/alice", token: viewer})
+		ph, _ := r.json["phone"].(map[string]any)
+		s, _ := ph["state"].(string)
+		return s
+	}
+	r := c.do(apiReq{method: "POST", path: "/v1/ipt/sync", token: bridge,
+		body: `{"bridge":"pbx1","devices":[{"ext":"1001","user":"alice","state":"registered"}]}`})
+	if r.status != 202 {
+		t.Fatalf("sync: %d %s", r.status, r.raw)
+	}
+	// Heartbeats for several TTLs (and expiry sweeps) keep the device.
+	tick := time.NewTicker(ttl / 5)
+	defer tick.Stop()
+	for end := time.Now().Add(5 * ttl / 2); time.Now().Before(end); <-tick.C {
+		if r := c.do(apiReq{method: "POST", path: "/v1/ipt/events", token: bridge, body: `{"bridge":"pbx1","events":[]}`}); r.status != 202 {
+			t.Fatalf("heartbeat: %d %s", r.status, r.raw)
+		}
+		if s := phoneState(); s != "idle" {
+			t.Fatalf("phone %q while the bridge heartbeats, want idle", s)
+		}
+	}
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if s := phoneState(); s != "unknown" {
+			return fmt.Errorf("phone %q after the bridge went silent, want unknown", s)
+		}
+		return nil
+	})
 }

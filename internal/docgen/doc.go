@@ -1,0 +1,12 @@
+// Package docgen renders the parts of the project's documentation that are
+// facts of the code, so they cannot drift: docs/errors.md (every problem
+// code with its HTTP status, title, WebSocket close code, reconnect rule and
+// meaning) and the close-code table of docs/protocol.md, both from
+// problem.Table().
+//
+// It only reads package problem and writes those two documents (through its
+// tests: `go generate ./internal/docgen` or
+// `go test ./internal/docgen -update`). It must not touch any other file.
+package docgen
+
+//go:generate go test -run TestDocs -update .
