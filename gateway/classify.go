@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 )
@@ -25,7 +26,7 @@ func problemOf(err error) *problem.Problem {
 		return problem.Wrap(err, problem.UnknownSession, "%v", err)
 	case errors.Is(err, presence.ErrOffline):
 		return problem.Wrap(err, problem.UserOffline, "%v: a manual status lasts only while the user has a live session", err)
-	case errors.Is(err, presence.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, presence.ErrUnavailable), errors.Is(err, ipt.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		p := problem.Wrap(err, problem.Unavailable, "the presence store does not answer; retry shortly")
 		p.RetryAfter = 1
 		return p
@@ -37,10 +38,15 @@ func problemOf(err error) *problem.Problem {
 func codeOf(err error) problem.Code { return problemOf(err).Code }
 
 // closeCodeOf is the close code for a refused hello: the code's own close
-// code, or 4400 (protocol violation) for a problem that does not close.
+// code; 4500 (reconnect with backoff) for a server-side failure such as
+// Redis not answering, which is not the client's fault; else 4400
+// (protocol violation, do not reconnect).
 func closeCodeOf(p *problem.Problem) (int, problem.Code) {
 	if c := p.Close(); c != 0 {
 		return c, p.Code
+	}
+	if p.Status >= 500 {
+		return problem.CloseInternal, p.Code
 	}
 	return problem.CloseProtocol, p.Code
 }

@@ -67,5 +67,7 @@ func (n *Node) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(&cp)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // details name things like <jwt>; keep them readable
+	_ = enc.Encode(&cp)
 }

@@ -309,6 +309,9 @@ func (n *Node) resync() {
 func (n *Node) reassert(ctx context.Context) {
 	now := time.Now()
 	conns := n.hub.all()
+	// Taken before the connects: publishing their (not manual) presence
+	// makes n.manual forget the very statuses to restore.
+	manual := n.manual.snapshot()
 	for _, c := range conns {
 		ch, err := n.store.Connect(ctx, c.info, now)
 		if err != nil {
@@ -327,7 +330,7 @@ func (n *Node) reassert(ctx context.Context) {
 			}
 		}
 	}
-	for k, m := range n.manual.snapshot() {
+	for k, m := range manual {
 		if n.hub.userConnCount(k.tenant, k.user) == 0 {
 			continue
 		}
