@@ -1,0 +1,112 @@
+package loadtest
+
+import (
+	"encoding/json"
+
+	"github.com/pgw/pgw/presence"
+)
+
+// inFrame is every server frame the harness reads, decoded into one flat
+// struct: the members of welcome, ok/error replies, presence, call and bye
+// frames do not clash, and one type keeps the reader allocation-light.
+type inFrame struct {
+	Type string          `json:"type"`
+	ID   json.RawMessage `json:"id,omitempty"`
+
+	// welcome
+	Conn    string `json:"conn,omitempty"`
+	Session string `json:"session,omitempty"`
+	Node    string `json:"node,omitempty"`
+
+	// presence and call
+	Tenant  string          `json:"tenant,omitempty"`
+	User    string          `json:"user,omitempty"`
+	Status  presence.Status `json:"status,omitempty"`
+	Note    string          `json:"note,omitempty"`
+	Version int64           `json:"version,omitempty"`
+	Phone   *presence.Phone `json:"phone,omitempty"`
+	Ext     string          `json:"ext,omitempty"`
+	Event   string          `json:"event,omitempty"`
+	Call    *presence.Call  `json:"call,omitempty"`
+
+	// welcome (the caller's own PRESENCE) and the subscribe reply (a list)
+	Presence json.RawMessage `json:"presence,omitempty"`
+
+	// bye
+	Reason string `json:"reason,omitempty"`
+
+	// error
+	Error *problemBody `json:"error,omitempty"`
+}
+
+// problemBody is the part of an RFC 9457 problem the harness counts by.
+type problemBody struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+// helloFrame is the first client frame.
+type helloFrame struct {
+	Type    string `json:"type"`
+	ID      int64  `json:"id"`
+	Session string `json:"session,omitempty"`
+	Window  string `json:"window"`
+	Device  string `json:"device"`
+	Client  string `json:"client"`
+}
+
+// statusFrame sets the user's manual status.
+type statusFrame struct {
+	Type   string `json:"type"`
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+	Note   string `json:"note,omitempty"`
+}
+
+// subscribeFrame watches users.
+type subscribeFrame struct {
+	Type  string   `json:"type"`
+	ID    int64    `json:"id"`
+	Users []string `json:"users"`
+}
+
+// unsubscribeFrame stops watching users.
+type unsubscribeFrame subscribeFrame
+
+// simpleFrame is a frame with no fields but type and id (logout).
+type simpleFrame struct {
+	Type string `json:"type"`
+	ID   int64  `json:"id"`
+}
+
+// syncDevice is one device of an ipt.sync.
+type syncDevice struct {
+	Ext   string `json:"ext"`
+	User  string `json:"user"`
+	State string `json:"state"`
+}
+
+// iptSyncFrame is a bridge's full truth.
+type iptSyncFrame struct {
+	Type    string       `json:"type"`
+	ID      int64        `json:"id"`
+	Bridge  string       `json:"bridge"`
+	Devices []syncDevice `json:"devices"`
+}
+
+// iptEventFrame is one telephony event.
+type iptEventFrame struct {
+	Type      string `json:"type"`
+	ID        int64  `json:"id"`
+	Bridge    string `json:"bridge"`
+	Seq       int64  `json:"seq"`
+	Ext       string `json:"ext"`
+	User      string `json:"user"`
+	Event     string `json:"event"`
+	Call      string `json:"call"`
+	Direction string `json:"direction,omitempty"`
+	Peer      string `json:"peer,omitempty"`
+}
+
+const clientName = "pgw-loadtest/1"
