@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgw/pgw/board"
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/problem"
 )
@@ -22,6 +23,10 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", n.livez)
 	mux.HandleFunc("GET /readyz", n.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /board/", board.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/board/", http.StatusFound)
+	})
 	n.routes(mux)
 	return n.withProblems(mux)
 }
