@@ -169,7 +169,7 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 
 // resyncMsg is a marker put on the message queue so a resync runs in order
 // with the messages (after everything received before the reconnect).
-var resyncSubject = "_pgw.resync"
+const resyncSubject = "_pgw.resync"
 
 func (b *Bus) enqueueResync() {
 	select {

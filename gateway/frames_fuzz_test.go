@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/pgw/pgw/problem"
 )
 
 // FuzzDecodeFrame: any input yields either a frame or a problem with a code
@@ -65,6 +67,25 @@ func TestDecodeFrameTable(t *testing.T) {
 			t.Errorf("%s: errors %v, want field %s", tc.in, p.Errors, tc.field)
 		case (fr.ID != nil) != tc.id:
 			t.Errorf("%s: id kept = %v, want %v", tc.in, fr.ID != nil, tc.id)
+		}
+	}
+}
+
+func TestCloseCodeOfRefusedHello(t *testing.T) {
+	cases := []struct {
+		p    *problem.Problem
+		code int
+	}{
+		{problem.New(problem.TokenExpired, "x"), 4401},
+		{problem.New(problem.Forbidden, "x"), 4403},
+		{problem.New(problem.TooManyConnections, "x"), 4429},
+		{problem.New(problem.InvalidArgument, "x"), 4400},
+		{problem.New(problem.Unavailable, "x"), 4500},
+		{problem.New(problem.Internal, "x"), 4500},
+	}
+	for _, tc := range cases {
+		if got, reason := closeCodeOf(tc.p); got != tc.code || reason != tc.p.Code {
+			t.Errorf("%s: close %d %s, want %d", tc.p.Code, got, reason, tc.code)
 		}
 	}
 }
