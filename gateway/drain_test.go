@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,13 +15,19 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 )
 
-// buildGateway builds cmd/gateway once per test into a temp dir.
+// buildGateway builds cmd/gateway into a temporary directory (the go found
+// on PATH, else the one of this toolchain).
 func buildGateway(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gateway")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/gateway").CombinedOutput()
+	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "gateway")
+	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/gateway")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/gateway: %v\n%s", err, out)
 	}
 	return bin
 }
