@@ -11,6 +11,9 @@ import (
 func (n *Node) startLoops() {
 	n.loop("sweeper", time.Second, n.sweep)
 	n.loop("heartbeat", n.cfg.NodeTTL/4, n.heartbeat)
+	// Reaping checks more often than heartbeats go, so a dead node is found
+	// soon after its TTL lapses (NodeTTL + reapEvery, within 10s at defaults).
+	n.loop("reaper", n.reapEvery(), n.reap)
 	n.loop("grace", n.graceTick(), n.expireGrace)
 	n.loop("bridges", time.Second, n.expireHTTPBridges)
 }
@@ -79,8 +82,9 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 	n.metrics.connections.Set(float64(n.hub.count()))
 }
 
-// heartbeat keeps this node alive in the store and reaps dead nodes. A node
-// that finds itself declared dead re-asserts its connections.
+// heartbeat keeps this node alive in the store and retries disconnects the
+// store did not take. A node that finds itself declared dead (or whose store
+// lost its state) re-asserts its connections.
 func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 	alive, err := n.store.Heartbeat(ctx, n.cfg.NodeID, now)
 	if err != nil {
@@ -92,6 +96,15 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 		n.reassert(ctx)
 	}
 	n.retryDrops(ctx, now)
+}
+
+// reapEvery is the reaper's period: NodeTTL/8, between 100ms and 1s.
+func (n *Node) reapEvery() time.Duration {
+	return min(max(n.cfg.NodeTTL/8, 100*time.Millisecond), time.Second)
+}
+
+// reap removes the connections of dead nodes and publishes what changed.
+func (n *Node) reap(ctx context.Context, now time.Time) {
 	ended, err := n.store.ReapDeadNodes(ctx, now)
 	if err != nil {
 		n.log.Warn("reaping dead nodes failed", "err", err)
