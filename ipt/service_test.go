@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -680,51 +677,10 @@ func TestRedisKeys(t *testing.T) {
 	}
 }
 
-// startCluster starts a real Redis Cluster of three masters, private to t,
-// and returns its seed addresses.
-func startCluster(t *testing.T) []string {
-	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		t.Fatalf("redis-cli not found on PATH (needed to create the test cluster): `apt-get install redis-server`")
-	}
-	var addrs []string
-	for range 3 {
-		srv := testenv.Redis(t, "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(t.TempDir(), "nodes.conf"),
-			// An explicit bus port: the default (port+10000) may be taken or out of range.
-			"--cluster-port", strconv.Itoa(testenv.FreePort(t)),
-			"--cluster-node-timeout", "2000")
-		addrs = append(addrs, srv.Addr)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	for _, a := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: a})
-		testenv.WaitFor(t, 30*time.Second, func() error {
-			info, err := c.ClusterInfo(ctx).Result()
-			if err != nil {
-				return err
-			}
-			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
-				return fmt.Errorf("%s not ready", a)
-			}
-			return nil
-		})
-		_ = c.Close()
-	}
-	return addrs
-}
-
 // TestServiceRedisCluster runs the suite on Redis Cluster: every script and
 // pipeline must respect hash slots (a CROSSSLOT error fails it).
 func TestServiceRedisCluster(t *testing.T) {
-	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: startCluster(t)})
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: testenv.RedisCluster(t)})
 	t.Cleanup(func() { _ = client.Close() })
 	n := 0
 	b := func(*testing.T) (StateStore, presence.Store) {
