@@ -346,9 +346,13 @@ func TestFaultRedisDown(t *testing.T) {
 		}
 		return nil
 	})
-	if code := httpStatusOf(t, n1.base+"/readyz"); code != http.StatusOK {
-		t.Fatalf("readyz after Redis came back: %d", code)
-	}
+	// Ready again once the client replaced its broken pooled connections.
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if code := httpStatusOf(t, n1.base+"/readyz"); code != http.StatusOK {
+			return fmt.Errorf("readyz after Redis came back: %d", code)
+		}
+		return nil
+	})
 	connectUser(t, n2, "u2", "acme", "app2", "main")
 	w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "u2" && f["status"] == "online" })
 	if last := latestOf(w)["u1"]; last["status"] != "online" || last["sessions"] != 1.0 {
