@@ -27,4 +27,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   pkill -x nginx >/dev/null 2>&1 || true
   echo "ensure-services: installed ${need_apt[*]}"
 fi
+# The browser tests need Node.js 20.10 or newer; Debian's own package is
+# older. The npm registry's "node" package carries a Node 20 binary.
+if [ "${PGW_SKIP_BROWSER:-}" = "" ] && command -v node >/dev/null 2>&1; then
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  minor=$(node -p 'process.versions.node.split(".")[1]')
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 10 ]; }; then
+    echo "ensure-services: Node.js $(node --version) is older than 20.10; installing node@20 from the npm registry"
+    npm install -g --silent node@20 >/dev/null
+    hash -r
+    echo "ensure-services: now Node.js $(node --version)"
+  fi
+fi
 echo "ensure-services: redis-server $(redis-server --version | awk '{print $3}'), nginx present, go $(go env GOVERSION)"
