@@ -14,10 +14,12 @@ type userKey struct{ tenant, user string }
 // subscribe reply (which sets a connection's starting version) and the
 // pushes after it are queued in version order.
 type hub struct {
-	mu        sync.RWMutex
-	conns     map[string]*conn
-	byUser    map[userKey]map[*conn]struct{}
-	bySession map[string]map[*conn]struct{}
+	mu    sync.RWMutex
+	conns map[string]*conn
+	// A user's or a session's connections are few (≤ MaxConnsPerUser):
+	// slices cost a fraction of a map per entry on every idle connection.
+	byUser    map[userKey][]*conn
+	bySession map[string][]*conn
 
 	watchMu sync.Mutex
 	watch   map[userKey]map[*conn]struct{}
@@ -38,8 +40,8 @@ type cached struct {
 func newHub() *hub {
 	return &hub{
 		conns:     map[string]*conn{},
-		byUser:    map[userKey]map[*conn]struct{}{},
-		bySession: map[string]map[*conn]struct{}{},
+		byUser:    map[userKey][]*conn{},
+		bySession: map[string][]*conn{},
 		watch:     map[userKey]map[*conn]struct{}{},
 		tenants:   map[string]map[*conn]struct{}{},
 		last:      map[userKey]cached{},
@@ -64,12 +66,31 @@ func removeFrom[K comparable](m map[K]map[*conn]struct{}, k K, c *conn) {
 	}
 }
 
+func appendTo[K comparable](m map[K][]*conn, k K, c *conn) { m[k] = append(m[k], c) }
+
+func dropFrom[K comparable](m map[K][]*conn, k K, c *conn) {
+	list := m[k]
+	for i, x := range list {
+		if x == c {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(m, k)
+	} else {
+		m[k] = list
+	}
+}
+
 // add registers a welcomed connection.
 func (h *hub) add(c *conn) {
 	h.mu.Lock()
 	h.conns[c.id] = c
-	addTo(h.byUser, userKey{c.tenant, c.user}, c)
-	addTo(h.bySession, c.session, c)
+	appendTo(h.byUser, userKey{c.tenant, c.user}, c)
+	appendTo(h.bySession, c.session, c)
 	h.mu.Unlock()
 }
 
@@ -78,8 +99,8 @@ func (h *hub) add(c *conn) {
 func (h *hub) remove(c *conn) (users []string, tenant bool) {
 	h.mu.Lock()
 	delete(h.conns, c.id)
-	removeFrom(h.byUser, userKey{c.tenant, c.user}, c)
-	removeFrom(h.bySession, c.session, c)
+	dropFrom(h.byUser, userKey{c.tenant, c.user}, c)
+	dropFrom(h.bySession, c.session, c)
 	h.mu.Unlock()
 
 	h.watchMu.Lock()
@@ -128,12 +149,7 @@ func (h *hub) all() []*conn {
 func (h *hub) ofUser(tenant, user string) []*conn {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	set := h.byUser[userKey{tenant, user}]
-	out := make([]*conn, 0, len(set))
-	for c := range set {
-		out = append(out, c)
-	}
-	return out
+	return append([]*conn(nil), h.byUser[userKey{tenant, user}]...)
 }
 
 // userConnCount counts a user's local connections.
@@ -147,12 +163,7 @@ func (h *hub) userConnCount(tenant, user string) int {
 func (h *hub) ofSession(session string) []*conn {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	set := h.bySession[session]
-	out := make([]*conn, 0, len(set))
-	for c := range set {
-		out = append(out, c)
-	}
-	return out
+	return append([]*conn(nil), h.bySession[session]...)
 }
 
 // subscribe makes c watch the users of userSnap (one by one) and, when
