@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pgw/pgw/internal/testenv"
 )
 
 // BenchmarkConnect measures full authenticated connects (upgrade, hello
@@ -13,7 +15,12 @@ import (
 // node with the in-process store; clients run in parallel in the same
 // process. Compare runs in one session only (the machine is shared).
 func BenchmarkConnect(b *testing.B) {
-	tn := startNode(b, func(c *Config) { c.RateLimit = 1e6; c.RateBurst = 1e6 })
+	b.Run("memory", func(b *testing.B) { benchConnect(b, "") })
+	b.Run("redis", func(b *testing.B) { benchConnect(b, testenv.Redis(b).URL) })
+}
+
+func benchConnect(b *testing.B, redisURL string) {
+	tn := startNode(b, func(c *Config) { c.RateLimit = 1e6; c.RateBurst = 1e6; c.RedisURL = redisURL })
 	toks := make([]string, 1000)
 	for i := range toks {
 		toks[i] = token(b, fmt.Sprintf("u%d", i), "acme")

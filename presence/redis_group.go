@@ -10,16 +10,21 @@ import (
 // callers arriving meanwhile queue up, and when the leader is done it hands
 // the lead to the first of them, which runs the next batch. So a busy node
 // sends one pipeline per round trip instead of one per connection, and an
-// idle one pays nothing: a lone call is a batch of one. No goroutine of its
-// own: callers do the work.
+// idle one pays nothing: a lone call is a batch of one. Up to inFlight
+// batches run at once (each on its own pooled connection), so one slow
+// round trip does not hold up every caller. No goroutine of its own:
+// callers do the work.
 type groupCommit[Req, Res any] struct {
 	max   int
 	flush func(ctx context.Context, reqs []Req) []Res
 
 	mu      sync.Mutex
 	pending []*groupCall[Req, Res]
-	running bool
+	running int // batches in flight
 }
+
+// groupInFlight is how many batches of one kind may run at once.
+const groupInFlight = 4
 
 type groupCall[Req, Res any] struct {
 	req  Req
@@ -34,22 +39,22 @@ type groupCall[Req, Res any] struct {
 func (g *groupCommit[Req, Res]) do(ctx context.Context, req Req) Res {
 	c := &groupCall[Req, Res]{req: req, done: make(chan struct{})}
 	g.mu.Lock()
-	g.pending = append(g.pending, c)
-	if g.running {
+	if g.running >= groupInFlight {
+		g.pending = append(g.pending, c)
 		g.mu.Unlock()
 		<-c.done
 		if !c.lead {
 			return c.res
 		}
-		// Handed the lead: our request is in the batch we now run.
+		// Handed the lead and its slot (and taken off pending): run the
+		// next batch, ours first.
 		g.mu.Lock()
+	} else {
+		g.running++
 	}
-	g.running = true
-	batch := g.pending
-	if len(batch) > g.max {
-		batch = batch[:g.max]
-	}
-	g.pending = append([]*groupCall[Req, Res](nil), g.pending[len(batch):]...)
+	n := min(len(g.pending), g.max-1)
+	batch := append([]*groupCall[Req, Res]{c}, g.pending[:n]...)
+	g.pending = append([]*groupCall[Req, Res](nil), g.pending[n:]...)
 	g.mu.Unlock()
 
 	reqs := make([]Req, len(batch))
@@ -57,23 +62,22 @@ func (g *groupCommit[Req, Res]) do(ctx context.Context, req Req) Res {
 		reqs[i] = b.req
 	}
 	results := g.flush(context.WithoutCancel(ctx), reqs)
-	for i, b := range batch {
-		if b != c {
-			b.res = results[i]
-			close(b.done)
-		}
+	for i, b := range batch[1:] {
+		b.res = results[i+1]
+		close(b.done)
 	}
 
 	g.mu.Lock()
 	if len(g.pending) > 0 {
 		next := g.pending[0]
+		g.pending = g.pending[1:]
 		next.lead = true
 		close(next.done)
 	} else {
-		g.running = false
+		g.running--
 	}
 	g.mu.Unlock()
-	return results[indexOf(batch, c)]
+	return results[0]
 }
 
 func indexOf[T comparable](s []T, x T) int {
