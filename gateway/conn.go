@@ -28,14 +28,13 @@ const closeWait = 2 * time.Second
 // goroutine (the writer starts when a frame is queued and exits when the
 // queue is empty; write buffers come from a pool).
 type conn struct {
-	n      *Node
-	ws     *websocket.Conn
-	id     string
-	remote string
+	n  *Node
+	ws *websocket.Conn
+	id string
 
-	// Set once by the reader at welcome, read-only afterwards.
+	// Set once by the reader at welcome, read-only afterwards (device and
+	// window live in info only).
 	tenant, user, session string
-	device, window        string
 	bridge, admin         bool
 	info                  presence.ConnInfo
 
@@ -51,7 +50,7 @@ type conn struct {
 	claims       auth.Claims
 	expiringSent bool
 	nextPing     time.Time
-	subs         map[string]struct{} // watched users (own tenant)
+	subs         userSet // watched users (own tenant)
 	tenantSub    bool
 	idleFlag     bool          // last idle value this connection set, re-asserted after a store loss
 	writerGone   chan struct{} // made by cleanup when it must wait for the writer

@@ -183,7 +183,7 @@ func (c *conn) hello(f *frame) bool {
 		session = newConnID()
 	}
 	c.tenant, c.user, c.session = claims.Tenant, claims.Subject, session
-	c.device, c.window, c.bridge = device, window, bridge
+	c.bridge = bridge
 	c.admin = claims.HasRole(auth.RoleAdmin)
 	c.info = presence.ConnInfo{Tenant: c.tenant, User: c.user, Session: session, Conn: c.id,
 		Node: n.cfg.NodeID, Device: device, Window: window, Bridge: bridge}
@@ -299,10 +299,10 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 	}
 	users := dedupe(f.Users)
 	c.mu.Lock()
-	have := len(c.subs)
+	have := c.subs.len()
 	adding := 0
 	for _, u := range users {
-		if _, ok := c.subs[u]; !ok {
+		if !c.subs.has(u) {
 			adding++
 		}
 	}

@@ -16,10 +16,9 @@ type userKey struct{ tenant, user string }
 type hub struct {
 	mu    sync.RWMutex
 	conns map[string]*conn
-	// A user's or a session's connections are few (≤ MaxConnsPerUser):
-	// slices cost a fraction of a map per entry on every idle connection.
-	byUser    map[userKey][]*conn
-	bySession map[string][]*conn
+	// A user's connections are few (≤ MaxConnsPerUser): a slice costs a
+	// fraction of a map on every idle connection.
+	byUser map[userKey][]*conn
 
 	watchMu sync.Mutex
 	watch   map[userKey]map[*conn]struct{}
@@ -39,12 +38,11 @@ type cached struct {
 
 func newHub() *hub {
 	return &hub{
-		conns:     map[string]*conn{},
-		byUser:    map[userKey][]*conn{},
-		bySession: map[string][]*conn{},
-		watch:     map[userKey]map[*conn]struct{}{},
-		tenants:   map[string]map[*conn]struct{}{},
-		last:      map[userKey]cached{},
+		conns:   map[string]*conn{},
+		byUser:  map[userKey][]*conn{},
+		watch:   map[userKey]map[*conn]struct{}{},
+		tenants: map[string]map[*conn]struct{}{},
+		last:    map[userKey]cached{},
 	}
 }
 
@@ -90,7 +88,6 @@ func (h *hub) add(c *conn) {
 	h.mu.Lock()
 	h.conns[c.id] = c
 	appendTo(h.byUser, userKey{c.tenant, c.user}, c)
-	appendTo(h.bySession, c.session, c)
 	h.mu.Unlock()
 }
 
@@ -100,17 +97,14 @@ func (h *hub) remove(c *conn) (users []string, tenant bool) {
 	h.mu.Lock()
 	delete(h.conns, c.id)
 	dropFrom(h.byUser, userKey{c.tenant, c.user}, c)
-	dropFrom(h.bySession, c.session, c)
 	h.mu.Unlock()
 
 	h.watchMu.Lock()
 	defer h.watchMu.Unlock()
 	c.mu.Lock()
-	for u := range c.subs {
-		users = append(users, u)
-	}
+	users = c.subs.list
 	tenant = c.tenantSub
-	c.subs, c.tenantSub = nil, false
+	c.subs, c.tenantSub = userSet{}, false
 	c.mu.Unlock()
 	for _, u := range users {
 		h.unwatchLocked(c, u)
@@ -159,13 +153,6 @@ func (h *hub) userConnCount(tenant, user string) int {
 	return len(h.byUser[userKey{tenant, user}])
 }
 
-// ofSession returns the local connections of a session.
-func (h *hub) ofSession(session string) []*conn {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return append([]*conn(nil), h.bySession[session]...)
-}
-
 // subscribe makes c watch the users of userSnap (one by one) and, when
 // tenant is set, the whole tenant (tenantSnap is its list). It merges the
 // snapshots with what the node saw since and queues the reply built from the
@@ -180,9 +167,6 @@ func (h *hub) subscribe(c *conn, userSnap, tenantSnap []presence.Presence, tenan
 	merged := make([]json.RawMessage, 0, len(userSnap)+len(tenantSnap))
 	listed := make(map[string]bool, len(userSnap))
 	c.mu.Lock()
-	if c.subs == nil && len(userSnap) > 0 {
-		c.subs = map[string]struct{}{}
-	}
 	for _, p := range userSnap {
 		k := userKey{p.Tenant, p.User}
 		data := h.newestLocked(k, p)
@@ -190,12 +174,12 @@ func (h *hub) subscribe(c *conn, userSnap, tenantSnap []presence.Presence, tenan
 			listed[p.User] = true
 			merged = append(merged, data)
 		}
-		if _, ok := c.subs[p.User]; !ok {
-			c.subs[p.User] = struct{}{}
+		if c.subs.add(p.User) {
 			newUsers[p.User] = true
 			addTo(h.watch, k, c)
 		}
 	}
+	c.subs.compact()
 	if tenant && !c.tenantSub {
 		c.tenantSub = true
 		addTo(h.tenants, c.tenant, c)
@@ -230,8 +214,7 @@ func (h *hub) unsubscribe(c *conn, users []string, tenant bool) (released []stri
 	defer h.watchMu.Unlock()
 	c.mu.Lock()
 	for _, u := range users {
-		if _, ok := c.subs[u]; ok {
-			delete(c.subs, u)
+		if c.subs.remove(u) {
 			released = append(released, u)
 		}
 	}

@@ -194,7 +194,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered the request
 	}
-	c := &conn{n: n, ws: ws, id: newConnID(), remote: r.RemoteAddr}
+	c := &conn{n: n, ws: ws, id: newConnID()}
 	if claims != nil {
 		c.claims = *claims
 	}
