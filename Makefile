@@ -15,9 +15,14 @@ run:
 test:
 	./scripts/test.sh
 
-## bench: Go benchmarks and the load-test harness; writes docs/benchmarks*.md.
+## bench: the load-test suite (3 nodes, Redis, NATS; writes docs/benchmarks-harness.md),
+## idle memory per connection against bare gorilla, and the Go benchmarks. See docs/benchmarks.md.
 bench: build
 	./scripts/bench.sh
+	./scripts/membench.sh
+	$(GO) test -run '^$$' -bench 'BenchmarkConnect|BenchmarkFanout' -benchtime 5000x ./gateway/
+	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
+	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
 
 ## lint: gofmt and go vet.
 lint:
