@@ -104,7 +104,7 @@ run hold 3 --scenario hold --users "$(scale 3000)" --windows 2 --connect-rate "$
 start_nodes 3
 run connect-rate 1 --scenario hold --users "$(scale 5000)" --windows 0 --connect-rate 5000 --hold 3s --user-prefix c
 # 3. fan-out across 3 nodes, open-loop.
-run fanout 3 --scenario fanout --users "$(scale 2000)" --subs 20 --rate "$(scale 250)" --duration "$DUR" --connect-rate 1000 --user-prefix f
+run fanout 3 --scenario fanout --users "$(scale 2000)" --subs 20 --rate "$(scale 1000)" --duration "$DUR" --connect-rate 1000 --user-prefix f
 # 4. churn: windows, restarts, logouts.
 run churn 3 --scenario churn --users "$(scale 600)" --windows 2 --rate "$(scale 40)" --duration "$DUR" --logout 0.1 --connect-rate 1000 --user-prefix k
 # 5. storm, with 2 worker processes.
