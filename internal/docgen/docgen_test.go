@@ -148,7 +148,9 @@ var (
 	// codeContext ends the text before a literal that is compared with or
 	// assigned to a problem code or a close reason (code != "…",
 	// problemCode(f) == "…", ce.Text != "…", Reason: "…").
-	codeContext = regexp.MustCompile(`(?i)(code|reason|text)\b[^"]{0,24}$`)
+	// The literal must follow the comparison or the field's colon directly:
+	// text: strings.Replace(x, "metric_name", …) is not about codes.
+	codeContext = regexp.MustCompile(`(?i)(code|reason|text)\b[^"]{0,24}[=:]\s*$`)
 )
 
 // TestDocsEveryCodeInUseIsDocumented scans every .go file of the repository:
@@ -272,6 +274,7 @@ func TestDocsCodeUsesScanner(t *testing.T) {
 		{"conversion", "package x\nvar c = problem.Code(\"made_up\")\n", []string{"made_up"}},
 		{"conversion of any text", "package x\nvar c = problem.Code(\"Not A Code\")\n", []string{"Not A Code"}},
 		{"compared code", "package x\nfunc f() bool { return problemCode(f) != \"token_exipred\" }\n", []string{"token_exipred"}},
+		{"argument after a text field", "package x\nvar c = T{text: strings.Replace(full, \"go_memstats_heap_inuse_bytes\", \"x\", 1)}\n", nil},
 		{"close reason", "package x\nfunc f() bool { return ce.Text != \"logged_out\" }\n", []string{"logged_out"}},
 		{"metric name", "package x\nvar m = prometheus.CounterOpts{Name: \"pgw_frames_total\", Help: \"by reason\"}\n", nil},
 		{"other identifier", "package x\nvar c = problem.CloseAuth\n", nil},
