@@ -118,29 +118,16 @@ func loadAverage() string {
 func runLocal(ctx context.Context, cfg Config, t0 time.Time, h *hub, opts Options) ([]Result, error) {
 	w := NewWorker(cfg, 0, 1, t0, nil, opts.Log)
 	w.Sync = localSync{h: h, rec: w.Rec}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	stop := func() {}
 	if opts.OnProgress != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(500 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					p := w.Rec.Progress()
-					p.Phase = w.Phase()
-					opts.OnProgress(p)
-				}
-			}
-		}()
+		stop = every(500*time.Millisecond, func() {
+			p := w.Rec.Progress()
+			p.Phase = w.Phase()
+			opts.OnProgress(p)
+		})
 	}
 	res, err := w.Run(ctx)
-	close(stop)
-	wg.Wait()
+	stop()
 	return []Result{res}, err
 }
 
@@ -233,29 +220,16 @@ func runProcs(ctx context.Context, cfg Config, t0 time.Time, h *hub, opts Option
 			}
 		}(i)
 	}
-	stop := make(chan struct{})
-	var pwg sync.WaitGroup
+	stopProgress := func() {}
 	if opts.OnProgress != nil {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			t := time.NewTicker(500 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					mu.Lock()
-					opts.OnProgress(sumProgress(progress))
-					mu.Unlock()
-				}
-			}
-		}()
+		stopProgress = every(500*time.Millisecond, func() {
+			mu.Lock()
+			opts.OnProgress(sumProgress(progress))
+			mu.Unlock()
+		})
 	}
 	wg.Wait()
-	close(stop)
-	pwg.Wait()
+	stopProgress()
 	var out []Result
 	for i, r := range results {
 		if r == nil {

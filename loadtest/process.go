@@ -90,27 +90,13 @@ func RunWorkerProcess(ctx context.Context, in io.Reader, out io.Writer, log *slo
 	w := NewWorker(init.Config, init.Index, init.Procs, init.T0, nil, log)
 	w.Sync = &procSync{out: lw, in: sc, rec: w.Rec}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // progress twice a second
-		defer wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				p := w.Rec.Progress()
-				p.Phase = w.Phase()
-				_ = lw.write(workerMsg{Progress: &p})
-			}
-		}
-	}()
+	stop := every(500*time.Millisecond, func() { // progress twice a second
+		p := w.Rec.Progress()
+		p.Phase = w.Phase()
+		_ = lw.write(workerMsg{Progress: &p})
+	})
 	res, err := w.Run(ctx)
-	close(stop)
-	wg.Wait()
+	stop()
 	msg := workerMsg{Result: &res}
 	if err != nil {
 		msg.Error = err.Error()

@@ -82,22 +82,7 @@ func (w *Worker) barrier(ctx context.Context, phase string) (time.Time, error) {
 // Run runs the scenario to the end and returns the worker's result.
 func (w *Worker) Run(ctx context.Context) (Result, error) {
 	cpu0 := processCPU()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the per-second open-connection sample
-		defer wg.Done()
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				w.Rec.Tick()
-			}
-		}
-	}()
+	stop := every(250*time.Millisecond, w.Rec.Tick) // the per-second open-connection sample
 	var err error
 	switch w.Cfg.Scenario {
 	case ScenarioHold:
@@ -113,8 +98,7 @@ func (w *Worker) Run(ctx context.Context) (Result, error) {
 	default:
 		err = fmt.Errorf("%w: scenario %q", ErrConfig, w.Cfg.Scenario)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	w.Rec.Tick()
 	w.Rec.Add(CClientCPUms, (processCPU() - cpu0).Milliseconds())
 	return w.Rec.Result(), err
