@@ -86,6 +86,11 @@ type Config struct {
 	// (PGW_RATE_LIMIT, PGW_RATE_BURST). Default 50 and 100.
 	RateLimit float64
 	RateBurst int
+	// RateSustain closes a flooding connection 4429: one whose frames keep
+	// being dropped by the rate limits for this long with no quiet second
+	// (a whole second without a dropped frame) in between
+	// (PGW_RATE_SUSTAIN). Default 5s.
+	RateSustain time.Duration
 	// OutboundQueue is how many frames may wait for a slow client before it
 	// is closed 1008 slow_consumer (PGW_OUTBOUND_QUEUE). Default 256.
 	OutboundQueue int
@@ -122,6 +127,7 @@ func DefaultConfig() Config {
 		MaxFrame:         64 << 10,
 		RateLimit:        50,
 		RateBurst:        100,
+		RateSustain:      5 * time.Second,
 		OutboundQueue:    256,
 		MaxSubscriptions: 10000,
 		MaxConnsPerUser:  32,
@@ -192,7 +198,7 @@ func (c *Config) Validate() error {
 		d    time.Duration
 	}{{"PGW_GRACE", c.Grace}, {"PGW_NODE_TTL", c.NodeTTL}, {"PGW_BRIDGE_TTL", c.BridgeTTL},
 		{"PGW_HEARTBEAT", c.Heartbeat}, {"PGW_PONG_WAIT", c.PongWait}, {"PGW_HELLO_WAIT", c.HelloWait},
-		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}}
+		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}, {"PGW_RATE_SUSTAIN", c.RateSustain}}
 	for _, p := range positive {
 		if p.d <= 0 {
 			return bad(p.name, "must be a positive duration, got %v", p.d)

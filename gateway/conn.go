@@ -39,8 +39,8 @@ type conn struct {
 	info                  presence.ConnInfo
 
 	// Reader goroutine only.
-	limiter  *rate.Limiter
-	rejected int // consecutive rate-limited frames
+	limiter *rate.Limiter
+	flood   flood // frames dropped by the rate limits
 
 	mu           sync.Mutex
 	queue        []outFrame

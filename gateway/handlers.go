@@ -20,8 +20,8 @@ func (c *conn) handle(data []byte) bool {
 	n := c.n
 	f, p := decodeFrame(data)
 	welcomed := c.welcomedNow()
-	if welcomed && !c.allow() {
-		return false
+	if welcomed && !c.limiter.Allow() {
+		return c.drop(f, "on this connection", 1)
 	}
 	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
 	if !welcomed {
@@ -39,6 +39,11 @@ func (c *conn) handle(data []byte) bool {
 	if p != nil {
 		c.reply(f.ID, p)
 		return true
+	}
+	if writesStore(f.Type) {
+		if wait, ok := n.writes.allow(writeKey(c.tenant, c.user), time.Now()); !ok {
+			return c.drop(f, "for user "+c.user+" over its connections on this node", wait)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -77,21 +82,19 @@ func (c *conn) handle(data []byte) bool {
 	return true
 }
 
-// allow applies the frame rate limit: a frame over the rate gets 429; a
-// client that keeps sending over the rate for a whole burst is closed 4429.
-func (c *conn) allow() bool {
-	if c.limiter.Allow() {
-		c.rejected = 0
-		return true
-	}
-	c.rejected++
-	if c.rejected >= c.n.cfg.RateBurst {
+// drop answers a frame refused by a rate limit (§6): the frame is not
+// applied and gets one reply, 429 with its id when it had one, unless the
+// connection has now flooded for PGW_RATE_SUSTAIN: then it is closed 4429
+// (false). scope says whose budget ran out.
+func (c *conn) drop(f *frame, scope string, retryAfter int) bool {
+	cfg := c.n.cfg
+	if c.flood.dropped(time.Now(), cfg.RateSustain) {
 		c.closeWith(problem.CloseTooMany, problem.RateLimited, true)
 		return false
 	}
-	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) on this connection; the frame was dropped", c.n.cfg.RateLimit, c.n.cfg.RateBurst)
-	p.RetryAfter = 1
-	c.send(mustJSON(errorFrame{Type: "error", Error: p}))
+	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) %s; the frame was dropped, not applied", cfg.RateLimit, cfg.RateBurst, scope)
+	p.RetryAfter = max(1, retryAfter)
+	c.reply(f.ID, p)
 	return true
 }
 

@@ -1,8 +1,49 @@
 package gateway
 
-import "golang.org/x/time/rate"
+import (
+	"time"
+
+	"golang.org/x/time/rate"
+)
 
 // newLimiter is a connection's frame token bucket (§6).
 func newLimiter(cfg Config) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
 }
+
+// floodQuiet is the pause that ends a flood: a connection with no frame
+// dropped for this long starts afresh (it is also the Retry-After of a
+// dropped frame, so a client that honours it is never closed).
+const floodQuiet = time.Second
+
+// flood tracks one connection's run of rate-limited frames. Frames that
+// pass between drops do not end the run: a client sending at twice the
+// rate has every other frame dropped and is flooding, even when each frame
+// it gets through costs a store round trip. Reader goroutine only.
+type flood struct {
+	start, last time.Time
+}
+
+// dropped records a dropped frame at now and reports whether the run has
+// lasted sustain: the connection is then closed 4429.
+func (f *flood) dropped(now time.Time, sustain time.Duration) bool {
+	if f.last.IsZero() || now.Sub(f.last) >= floodQuiet {
+		f.start = now
+	}
+	f.last = now
+	return now.Sub(f.start) >= sustain
+}
+
+// writesStore reports whether a frame type reaches the store (a write, or a
+// subscribe's snapshot read): those also draw from the user's budget shared
+// by all of the user's connections and HTTP requests on this node.
+func writesStore(frameType string) bool {
+	switch frameType {
+	case typeStatus, typeIdle, typeSubscribe, typeLogout, typeIPTSync, typeIPTEvent:
+		return true
+	}
+	return false
+}
+
+// writeKey is a user's key in the node's write budget.
+func writeKey(tenant, user string) string { return tenant + "/" + user }

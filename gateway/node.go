@@ -39,6 +39,9 @@ type Node struct {
 	metrics *metrics
 	up      websocket.Upgrader
 	origins originPolicy
+	// writes is the per-user budget of frames and requests that reach the
+	// store, shared by all of a user's connections on this node (§6).
+	writes *keyedLimiter
 	// devToken is a ready token logged at start when no secret was set.
 	secret []byte
 
@@ -77,6 +80,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n := &Node{cfg: cfg, log: log, hub: newHub(), stop: make(chan struct{})}
 	n.metrics = newMetrics(n)
 	n.origins = newOriginPolicy(cfg.AllowedOrigins)
+	n.writes = newKeyedLimiter(cfg.RateLimit, cfg.RateBurst)
 	n.up = websocket.Upgrader{
 		ReadBufferSize:  256,
 		WriteBufferSize: 1024,

@@ -48,6 +48,7 @@ func (c *Config) settings() []setting {
 		{"PGW_MAX_FRAME", "inbound frame limit in bytes", (*int64Val)(&c.MaxFrame)},
 		{"PGW_RATE_LIMIT", "frames per second per connection", (*floatVal)(&c.RateLimit)},
 		{"PGW_RATE_BURST", "frame burst per connection", (*intVal)(&c.RateBurst)},
+		{"PGW_RATE_SUSTAIN", "close a connection 4429 whose frames are dropped this long without a quiet second", (*durVal)(&c.RateSustain)},
 		{"PGW_OUTBOUND_QUEUE", "frames queued for a slow client before 1008 slow_consumer", (*intVal)(&c.OutboundQueue)},
 		{"PGW_MAX_SUBSCRIPTIONS", "users one connection may watch", (*intVal)(&c.MaxSubscriptions)},
 		{"PGW_MAX_CONNS_PER_USER", "connections per user over all nodes", (*intVal)(&c.MaxConnsPerUser)},
