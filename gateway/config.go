@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgw/pgw/gateway/origin"
 	"github.com/pgw/pgw/presence"
 )
 
@@ -55,9 +56,15 @@ type Config struct {
 	NodeTTL time.Duration
 	// AllowedOrigins is the browser Origin allow-list (PGW_ALLOWED_ORIGINS):
 	// comma-separated origins such as file:// or app://desktop, "*" allows
-	// any. Default empty: only the gateway's own origin. A request without
-	// Origin (non-browser client) is always allowed.
+	// any real origin, "null" must be listed literally. Default empty: only
+	// the gateway's own origin (PublicURL). A request without an Origin
+	// header (non-browser client) is allowed; rules in package origin.
 	AllowedOrigins []string
+	// PublicURL is the URL browsers use to reach the gateway: its origin is
+	// the gateway's own (always allowed), and it is the base of links the
+	// node prints (PGW_PUBLIC_URL). Default empty: http:// + Addr. The own
+	// origin is never taken from the request's Host header.
+	PublicURL string
 	// Prefix starts every Redis key and NATS subject (PGW_PREFIX). Default pgw.
 	Prefix string
 	// LogFormat is text or json (PGW_LOG_FORMAT). Default text.
@@ -137,6 +144,15 @@ func DefaultConfig() Config {
 	}
 }
 
+// OwnOrigin is the URL whose origin is the gateway's own: PublicURL, or
+// http:// + Addr when it is not set.
+func (c *Config) OwnOrigin() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return "http://" + c.Addr
+}
+
 // DefaultNodeID is the host name plus a random suffix, as a valid id.
 func DefaultNodeID() string {
 	h, _ := os.Hostname()
@@ -188,9 +204,14 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.PublicURL != "" {
+		if _, err := origin.OfURL(c.PublicURL); err != nil {
+			return bad("PGW_PUBLIC_URL", "%q: %v", c.PublicURL, err)
+		}
+	}
 	for _, o := range c.AllowedOrigins {
-		if o == "" || (o != "*" && !strings.Contains(o, ":")) {
-			return bad("PGW_ALLOWED_ORIGINS", "%q is not an origin (scheme://host[:port], file://, app://name, or *)", o)
+		if _, err := origin.NewPolicy("", []string{o}); err != nil {
+			return bad("PGW_ALLOWED_ORIGINS", "%q is not an origin (scheme://host[:port], file://, app://name, null or *): %v", o, err)
 		}
 	}
 	positive := []struct {

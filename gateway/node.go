@@ -18,6 +18,7 @@ import (
 
 	"github.com/pgw/pgw/bus"
 	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/gateway/origin"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
@@ -38,7 +39,7 @@ type Node struct {
 	hub     *hub
 	metrics *metrics
 	up      websocket.Upgrader
-	origins originPolicy
+	origins origin.Policy
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
@@ -79,7 +80,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	log = log.With("node", cfg.NodeID)
 	n := &Node{cfg: cfg, log: log, hub: newHub(), stop: make(chan struct{})}
 	n.metrics = newMetrics(n)
-	n.origins = newOriginPolicy(cfg.AllowedOrigins)
+	origins, err := origin.NewPolicy(cfg.OwnOrigin(), cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("PGW_ALLOWED_ORIGINS: %w", err)
+	}
+	n.origins = origins
 	n.writes = newKeyedLimiter(cfg.RateLimit, cfg.RateBurst)
 	n.up = websocket.Upgrader{
 		ReadBufferSize:  256,
@@ -177,8 +182,8 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		n.writeProblem(w, r, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID))
 		return
 	}
-	if !n.origins.allowed(r) {
-		n.writeProblem(w, r, problem.New(problem.Forbidden, "origin %q is not in PGW_ALLOWED_ORIGINS", r.Header.Get("Origin")))
+	if err := n.origins.Check(r.Header, false); err != nil {
+		n.writeProblem(w, r, err)
 		return
 	}
 	var claims *auth.Claims
@@ -358,38 +363,6 @@ func (n *Node) Ready(ctx context.Context) error {
 		return errors.New("nats: not connected")
 	}
 	return nil
-}
-
-// originPolicy is the browser Origin allow-list (§1).
-type originPolicy struct {
-	any  bool
-	list map[string]bool
-}
-
-func newOriginPolicy(list []string) originPolicy {
-	p := originPolicy{list: map[string]bool{}}
-	for _, o := range list {
-		if o == "*" {
-			p.any = true
-		}
-		p.list[o] = true
-	}
-	return p
-}
-
-// allowed: no Origin (non-browser client), the gateway's own origin, or a
-// listed one. "file://" in the list also accepts Electron's "file://" or
-// "null" origin for pages loaded from disk.
-func (p originPolicy) allowed(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" || p.any || p.list[o] {
-		return true
-	}
-	if (o == "null" || o == "file:///") && p.list["file://"] {
-		return true
-	}
-	host := r.Host
-	return o == "http://"+host || o == "https://"+host
 }
 
 // listen is a helper for Run and tests: it binds Addr.

@@ -73,7 +73,7 @@ start_node() {
   for try in 1 2 3; do
     port=$(free_port)
     PGW_JWT_SECRET=$secret "$gateway" --addr "127.0.0.1:$port" --redis-url "$redis_url" --nats-url "$nats_url" \
-      --prefix "$prefix" --node-id "$prefix-n$i" --drain 2s >"$dir/node-$i.log" 2>&1 &
+      --prefix "$prefix" --node-id "$prefix-n$i" --drain 2s --public-url "http://$listen" >"$dir/node-$i.log" 2>&1 &
     local pid=$!
     for _ in $(seq 1 100); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && kill -0 "$pid" 2>/dev/null; then pids+=("$pid"); return; fi
