@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: run test bench lint build cluster demo clean
+.PHONY: run test bench lint deadcode build cluster demo clean
 
 ## run: the gateway on its embedded default (in-process store, embedded NATS).
 run:
@@ -24,10 +24,20 @@ bench: build
 	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
 	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
 
-## lint: gofmt and go vet.
+# Pinned linters, fetched and built by `go run` on first use (a fresh machine
+# needs only Go and the module proxy).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE    ?= golang.org/x/tools/cmd/deadcode@v0.53.0
+
+## lint: gofmt, go vet and staticcheck.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## deadcode: functions no main or test reaches (prints nothing when clean).
+deadcode:
+	@out=$$($(GO) run $(DEADCODE) -test ./...); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 
 ## build: the binaries into bin/.
 build:

@@ -167,8 +167,8 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 	return b, nil
 }
 
-// resyncMsg is a marker put on the message queue so a resync runs in order
-// with the messages (after everything received before the reconnect).
+// resyncSubject marks a message put on the message queue so a resync runs in
+// order with the messages (after everything received before the reconnect).
 const resyncSubject = "_pgw.resync"
 
 func (b *Bus) enqueueResync() {
@@ -284,9 +284,6 @@ func (b *Bus) Flush(ctx context.Context) error {
 
 // Connected reports whether NATS is connected now (readiness).
 func (b *Bus) Connected() bool { return b.nc.IsConnected() }
-
-// Subjects returns the bus's subject builder.
-func (b *Bus) Subjects() Subjects { return b.subj }
 
 // ClientURL is the URL of the server the bus uses (the embedded one's in the
 // default mode), for tests and tools on the same machine.

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,13 +14,13 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 )
 
-// buildGateway builds cmd/gateway into a temporary directory (the go found
-// on PATH, else the one of this toolchain).
+// buildGateway builds cmd/gateway into a temporary directory with the go on
+// PATH (go test puts its own toolchain's bin first on the tests' PATH).
 func buildGateway(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("no go on PATH to build the gateway: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "gateway")
 	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/gateway")

@@ -56,18 +56,7 @@ func startProcNode(t *testing.T, bin, id string, redisURL, natsURL string, args 
 			t.Logf("log of node %s:\n%s", id, b)
 		}
 	})
-	hc := &http.Client{Timeout: time.Second}
-	testenv.WaitFor(t, 20*time.Second, func() error {
-		resp, err := hc.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
+	testenv.WaitReady(t, 20*time.Second, "http://"+addr+"/readyz", nil)
 	return pn
 }
 

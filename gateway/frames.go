@@ -178,11 +178,6 @@ func truncate(s string, n int) string {
 
 // Outbound frames. They are marshalled once and queued as bytes.
 
-type okFrame struct {
-	Type string          `json:"type"`
-	ID   json.RawMessage `json:"id,omitempty"`
-}
-
 type errorFrame struct {
 	Type  string           `json:"type"`
 	ID    json.RawMessage  `json:"id,omitempty"`
@@ -206,18 +201,6 @@ type presenceListFrame struct {
 	Type     string            `json:"type"`
 	ID       json.RawMessage   `json:"id,omitempty"`
 	Presence []json.RawMessage `json:"presence"`
-}
-
-type refreshFrame struct {
-	Type    string          `json:"type"`
-	ID      json.RawMessage `json:"id,omitempty"`
-	Expires int64           `json:"expires"`
-}
-
-type statusOKFrame struct {
-	Type     string            `json:"type"`
-	ID       json.RawMessage   `json:"id,omitempty"`
-	Presence presence.Presence `json:"presence"`
 }
 
 type expiringFrame struct {

@@ -43,7 +43,8 @@ type Node struct {
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
-	// devToken is a ready token logged at start when no secret was set.
+	// secret is the random HS256 secret the node made because none was
+	// configured (nil otherwise): DevToken signs with it.
 	secret []byte
 
 	draining atomic.Bool

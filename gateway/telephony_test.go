@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/ipt/ami"
+	"github.com/pgw/pgw/ipt/ami/amitest"
 	"github.com/pgw/pgw/ipt/bridge"
 )
 
@@ -128,7 +129,7 @@ func TestBridgeDropTurnsUnknownThenSyncRestores(t *testing.T) {
 func TestAMIBridgeEndToEnd(t *testing.T) {
 	tn := startNode(t, nil)
 	w := watch(t, tn, "alice")
-	pbx, err := ami.NewFakeServer("bridge", "s3cret")
+	pbx, err := amitest.NewServer("bridge", "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +149,8 @@ func TestAMIBridgeEndToEnd(t *testing.T) {
 		}
 	}()
 	waitPhone(t, w, 0, "alice", "idle")
-	caller := ami.FakeChannel{Channel: "PJSIP/1001-00000001", Uniqueid: "1.1", Linkedid: "1.1", State: "Ring", CallerIDNum: "1001", Exten: "200"}
-	callee := ami.FakeChannel{Channel: "PJSIP/trunk-00000002", Uniqueid: "1.2", Linkedid: "1.1", State: "Down", CallerIDNum: "200", ConnectedLineNum: "1001", Exten: "s"}
+	caller := amitest.Channel{Channel: "PJSIP/1001-00000001", Uniqueid: "1.1", Linkedid: "1.1", State: "Ring", CallerIDNum: "1001", Exten: "200"}
+	callee := amitest.Channel{Channel: "PJSIP/trunk-00000002", Uniqueid: "1.2", Linkedid: "1.1", State: "Down", CallerIDNum: "200", ConnectedLineNum: "1001", Exten: "s"}
 	from := w.count()
 	pbx.DialBegin(caller, callee)
 	waitPhone(t, w, from, "alice", "ringing")

@@ -103,9 +103,6 @@ type Client struct {
 	CloseReason string
 }
 
-// Spec returns what the connection was opened with.
-func (c *Client) Spec() DialSpec { return c.spec }
-
 // Done is closed when the reader goroutine has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }
 

@@ -1,6 +1,6 @@
 // Package loadtest is the gateway's load-test harness: it opens many real
-// WebSocket connections to one or more gateway nodes, drives the scenarios of
-// issue 5 (hold, fanout, churn, storm, ipt), measures what the clients see
+// WebSocket connections to one or more gateway nodes, drives its scenarios
+// (hold, fanout, churn, storm, ipt), measures what the clients see
 // (connect, delivery and telephony latency in HdrHistograms, throughput per
 // second, errors by close and problem code), scrapes what the servers report
 // (/metrics), and checks the end state for correctness (no `:conn:` key left

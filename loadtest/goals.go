@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// The issue's targets (issue 5).
+// The speed targets a run is judged against (docs/benchmarks.md lists them
+// beside the measured numbers).
 const (
 	GoalIdlePerNode      = 19000    // idle connections one node holds
 	GoalIdleCluster      = 100000   // idle connections across 6 nodes
@@ -58,7 +59,7 @@ func zero(name string, n int64, what string) Check {
 }
 
 // Evaluate judges a merged result: correctness checks every scenario has,
-// then the issue's targets that fit the scenario. A target the run was not
+// then the speed targets that fit the scenario. A target the run was not
 // sized for is n/a, with the run's own number shown.
 func Evaluate(r *Result) []Check {
 	cfg := r.Config

@@ -2,8 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,22 +56,7 @@ func startGateway(t *testing.T, bin string, args ...string) string {
 		}
 	})
 	base := "http://" + addr
-	testenv.WaitFor(t, 20*time.Second, func() error {
-		select {
-		case <-exited:
-			t.Fatalf("gateway %v exited before it was ready", args)
-		default:
-		}
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz: HTTP %d", resp.StatusCode)
-		}
-		return nil
-	})
+	testenv.WaitReady(t, 20*time.Second, base+"/readyz", exited)
 	return base
 }
 

@@ -11,7 +11,7 @@ type Phase struct {
 	At   time.Time `json:"at"`
 }
 
-// Check is one verdict of a run: a correctness check or an issue target.
+// Check is one verdict of a run: a correctness check or a speed target.
 type Check struct {
 	Name   string `json:"name"`
 	Target string `json:"target"` // what was required, in words
@@ -20,7 +20,7 @@ type Check struct {
 	Status string `json:"status"`
 	// Margin says by how much it passed or missed ("+12%", "-3 ms").
 	Margin string `json:"margin,omitempty"`
-	// Goal marks an issue target (speed) rather than a correctness check.
+	// Goal marks a speed target rather than a correctness check.
 	Goal bool `json:"goal,omitempty"`
 }
 

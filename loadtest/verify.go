@@ -151,10 +151,6 @@ func keyCheck(name, target string, n int, err error, ok bool) Check {
 	return c
 }
 
-// connPattern is the SCAN pattern of the gateway's connection keys under
-// the configured prefix (the contract only promises `:conn:` in the name).
-func (v *verifier) connPattern() string { return v.cfg.Prefix + ":*conn:*" }
-
 // CountConnKeys counts the connection keys of tenant under prefix.
 func CountConnKeys(ctx context.Context, rdb *redis.Client, prefix, tenant string) (int, error) {
 	var cursor uint64

@@ -79,12 +79,3 @@ func (g *groupCommit[Req, Res]) do(ctx context.Context, req Req) Res {
 	g.mu.Unlock()
 	return results[0]
 }
-
-func indexOf[T comparable](s []T, x T) int {
-	for i, y := range s {
-		if y == x {
-			return i
-		}
-	}
-	return -1
-}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scripts/bench-scale.sh: idle connections at scale on one box (issue 5
-# targets): NODES gateway nodes on the machine's Redis and NATS (a unique
+# scripts/bench-scale.sh: idle connections at scale on one box (the speed
+# targets of docs/benchmarks.md): NODES gateway nodes on the machine's Redis and NATS (a unique
 # prefix, deleted afterwards), then `loadtest --scenario hold` with PROCS
 # worker processes (each ≤ ~19 000 sockets: the per-process open-file limit
 # here is 20 000), source addresses 127.0.0.x. Reports to out/scale/<time>/.

@@ -55,7 +55,6 @@ func (r Result) RSSPerConn() float64 { return (r.After.VmRSS - r.Before.VmRSS) /
 type target struct {
 	name  string
 	bin   string
-	args  []string
 	ws    string // WebSocket path
 	bare  bool
 	redis bool

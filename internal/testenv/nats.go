@@ -43,9 +43,6 @@ func (n *NATSServer) start() {
 	n.srv = srv
 }
 
-// Server returns the running server (nil after Shutdown).
-func (n *NATSServer) Server() *server.Server { return n.srv }
-
 // Shutdown stops the server; clients see a disconnect.
 func (n *NATSServer) Shutdown() {
 	if n.srv != nil {

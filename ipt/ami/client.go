@@ -305,7 +305,7 @@ func (c *Client) readLoop(br *bufio.Reader) {
 	defer c.wg.Done()
 	var pos uint64
 	for {
-		fields, err := readMessage(br)
+		fields, err := ReadFields(br)
 		if err != nil {
 			c.fail(fmt.Errorf("%w: read: %w", ErrClosed, err))
 			return

@@ -52,9 +52,10 @@ func (m Message) String() string {
 	return b.String()
 }
 
-// readMessage reads one block. Blank lines between blocks are skipped, so a
-// stray CRLF never yields an empty message.
-func readMessage(r *bufio.Reader) (map[string]string, error) {
+// ReadFields reads one block. Blank lines between blocks are skipped, so a
+// stray CRLF never yields an empty message. The client reads its stream with
+// it; package amitest's fake server reads requests with it.
+func ReadFields(r *bufio.Reader) (map[string]string, error) {
 	fields := map[string]string{}
 	for {
 		line, err := r.ReadString('\n')
@@ -118,4 +119,13 @@ func validField(k, v string) error {
 		return fmt.Errorf("%w: value of %s contains a line break", ErrBadField, k)
 	}
 	return nil
+}
+
+// DeviceOf returns the device of a channel name: "PJSIP/1001-0000000a" →
+// "PJSIP/1001". Names without the unique suffix are returned unchanged.
+func DeviceOf(channel string) string {
+	if i := strings.LastIndexByte(channel, '-'); i > strings.IndexByte(channel, '/') {
+		return channel[:i]
+	}
+	return channel
 }

@@ -9,13 +9,14 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/ipt/ami"
+	"github.com/pgw/pgw/ipt/ami/amitest"
 )
 
 var testUsers = Users{"1001": "alice", "1002": "bob", "1003": "carol", "1004": "dave"}
 
 // phone returns a channel of ext's phone.
-func phone(ext, n, uid, linked, state, callerNum, connected, exten string) ami.FakeChannel {
-	return ami.FakeChannel{Channel: "PJSIP/" + ext + "-0000000" + n, Uniqueid: uid, Linkedid: linked, State: state,
+func phone(ext, n, uid, linked, state, callerNum, connected, exten string) amitest.Channel {
+	return amitest.Channel{Channel: "PJSIP/" + ext + "-0000000" + n, Uniqueid: uid, Linkedid: linked, State: state,
 		CallerIDNum: callerNum, ConnectedLineNum: connected, Exten: exten}
 }
 
@@ -30,7 +31,7 @@ func lastSync(fs []frame) (frame, []frame) {
 }
 
 func TestInitialSnapshotIsSynced(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "NOT_INUSE")
 		s.SetDevice("PJSIP/1002", "UNAVAILABLE")
 		s.SetDevice("PJSIP/1003", "INUSE")
@@ -38,7 +39,7 @@ func TestInitialSnapshotIsSynced(t *testing.T) {
 		s.SetDevice("Queue:support", "INUSE")
 		s.SetChannel(phone("trunk", "1", "7.1", "7.1", "Up", "+4930111", "1003", "1003"))
 		s.SetChannel(phone("1003", "2", "7.2", "7.1", "Up", "1003", "+4930111", "s"))
-		s.SetContact(ami.FakeContact{Endpoint: "1004", URI: "sip:1004@10.0.0.4:5060", Status: "Reachable"})
+		s.SetContact(amitest.Contact{Endpoint: "1004", URI: "sip:1004@10.0.0.4:5060", Status: "Reachable"})
 	}, nil)
 	fs := h.waitFrames("an ipt.sync", func(fs []frame) bool { return len(syncs(fs)) > 0 })
 	s := fs[syncs(fs)[0]].sync
@@ -68,7 +69,7 @@ func TestInitialSnapshotIsSynced(t *testing.T) {
 }
 
 func TestLiveEventsAreSequenced(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "NOT_INUSE")
 		s.SetDevice("PJSIP/1002", "NOT_INUSE")
 	}, nil)
@@ -116,7 +117,7 @@ func TestLiveEventsAreSequenced(t *testing.T) {
 // reconnect the gateway gets a new ipt.sync with the truth, and the events
 // after it count from 1 again, on the same gateway connection.
 func TestAMIDropMidCall(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "INUSE")
 		s.SetDevice("PJSIP/1002", "UNAVAILABLE")
 		s.SetDevice("PJSIP/1003", "NOT_INUSE")
@@ -135,7 +136,7 @@ func TestAMIDropMidCall(t *testing.T) {
 	h.ami.SetDevice("PJSIP/1002", "NOT_INUSE")
 	h.ami.DropConnections()
 
-	fs := h.waitFrames("a new ipt.sync after the AMI reconnect", func(fs []frame) bool {
+	h.waitFrames("a new ipt.sync after the AMI reconnect", func(fs []frame) bool {
 		s, _ := lastSync(fs)
 		v := fold([]frame{s})
 		return len(syncs(fs)) > before && v["1001"] == unregDev("alice") && v["1002"] == regDev("bob") && v["1004"] == regDev("dave")
@@ -144,7 +145,7 @@ func TestAMIDropMidCall(t *testing.T) {
 		t.Fatalf("logins = %d, want a reconnect", h.ami.Logins())
 	}
 	h.ami.DeviceStateChange("PJSIP/1003", "UNAVAILABLE")
-	fs = h.waitView("event after the resync", view{"1003": unregDev("carol")})
+	fs := h.waitView("event after the resync", view{"1003": unregDev("carol")})
 	checkSequence(t, fs)
 	s, events := lastSync(fs)
 	if len(events) != 1 || events[0].ev.Seq != 1 || short(events[0].ev) != "1003 unregistered" {
@@ -159,7 +160,7 @@ func TestAMIDropMidCall(t *testing.T) {
 // a snapshot (after the device list, inside the channel list) is not in
 // the snapshot; the bridge must apply it after the sync, not drop it.
 func TestEventsDuringSnapshotAreKept(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "NOT_INUSE")
 		s.SetDevice("PJSIP/1002", "UNAVAILABLE")
 	}, nil)
@@ -221,7 +222,7 @@ func TestGatewayClose(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+			h := startBridge(t, testUsers, func(s *amitest.Server) {
 				s.SetDevice("PJSIP/1001", "NOT_INUSE")
 			}, nil)
 			h.waitView("first sync", view{"1001": regDev("alice")})
@@ -303,7 +304,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // gateway turns its devices unknown instead of keeping them stuck; the
 // bridge comes back only once the PBX is back and synchronised.
 func TestPBXUnreachableLeavesGateway(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "NOT_INUSE")
 	}, func(c *Config) { c.StaleAfter = 100 * time.Millisecond })
 	h.waitView("first sync", view{"1001": regDev("alice")})
@@ -380,7 +381,7 @@ func TestExpiringIsRefreshedAndPingsAnswered(t *testing.T) {
 // (429) is not lost for good: a fresh ipt.sync follows on the same
 // connection and carries its effect.
 func TestRefusedEventLeadsToResync(t *testing.T) {
-	h := startBridge(t, testUsers, func(s *ami.FakeServer) {
+	h := startBridge(t, testUsers, func(s *amitest.Server) {
 		s.SetDevice("PJSIP/1001", "NOT_INUSE")
 	}, func(c *Config) { c.ResyncDelay = 10 * time.Millisecond })
 	h.waitView("first sync", view{"1001": regDev("alice")})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/ipt/ami"
+	"github.com/pgw/pgw/ipt/ami/amitest"
 )
 
 // frame is what the fake gateway recorded: one client frame and the
@@ -273,7 +274,7 @@ func (v view) String() string { return fmt.Sprintf("%+v", map[string]viewDev(v))
 // harness runs a bridge against a fake AMI server and a fake gateway.
 type harness struct {
 	t      *testing.T
-	ami    *ami.FakeServer
+	ami    *amitest.Server
 	gw     *fakeGateway
 	cancel context.CancelFunc
 	done   chan error
@@ -293,9 +294,9 @@ func (h *harness) result() error {
 	return h.err
 }
 
-func startBridge(t *testing.T, users Users, setup func(*ami.FakeServer), mutate func(*Config)) *harness {
+func startBridge(t *testing.T, users Users, setup func(*amitest.Server), mutate func(*Config)) *harness {
 	t.Helper()
-	srv, err := ami.NewFakeServer("bridge", "s3cret")
+	srv, err := amitest.NewServer("bridge", "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ami
+package amitest
 
 import (
 	"bufio"
@@ -9,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pgw/pgw/ipt/ami"
 )
 
-// FakeChannel is one channel of the fake PBX, as CoreShowChannels lists it.
-type FakeChannel struct {
+// Channel is one channel of the fake PBX, as CoreShowChannels lists it.
+type Channel struct {
 	Channel          string // e.g. "PJSIP/1001-00000001"
 	Uniqueid         string
 	Linkedid         string // the call's first channel's Uniqueid
@@ -26,8 +28,8 @@ type FakeChannel struct {
 	Since time.Time // start, for CoreShowChannel's Duration
 }
 
-// FakeContact is one registered contact (PJSIPShowContacts).
-type FakeContact struct {
+// Contact is one registered contact (PJSIPShowContacts).
+type Contact struct {
 	Endpoint string // e.g. "1001"
 	URI      string // e.g. "sip:1001@10.0.0.5:5060"
 	Status   string // Reachable, Unreachable, NonQualified, Unknown
@@ -39,22 +41,22 @@ var channelStates = map[string]string{
 	"Ring": "4", "Ringing": "5", "Up": "6", "Busy": "7",
 }
 
-// FakeServer is an in-process AMI server speaking the real wire format:
+// Server is an in-process AMI server speaking the real wire format:
 // banner, Login, Events, Ping, Logoff, and the lists DeviceStateList,
 // CoreShowChannels and PJSIPShowContacts (EventList start … Complete with
 // the ActionID). It holds a mutable PBX state: the Set*/Remove* methods
 // change it silently (as if it changed while a client was away), the
 // event-named methods change it and push the matching event to every
 // logged-in connection. Safe for concurrent use.
-type FakeServer struct {
+type Server struct {
 	ln             net.Listener
 	username, pass string
 
 	mu       sync.Mutex
 	devices  map[string]string // device → state
-	channels map[string]FakeChannel
-	contacts map[string]FakeContact // by URI
-	conns    map[*fakeConn]struct{}
+	channels map[string]Channel
+	contacts map[string]Contact // by URI
+	conns    map[*conn]struct{}
 	logins   int
 	listHook func(action string)
 	refuse   bool
@@ -63,7 +65,7 @@ type FakeServer struct {
 	wg sync.WaitGroup
 }
 
-type fakeConn struct {
+type conn struct {
 	nc     net.Conn
 	wmu    sync.Mutex
 	mu     sync.Mutex // guards the fields below (read by Emit)
@@ -71,19 +73,19 @@ type fakeConn struct {
 	events bool
 }
 
-// NewFakeServer listens on a free 127.0.0.1 port and accepts the given
+// NewServer listens on a free 127.0.0.1 port and accepts the given
 // credentials. Close it when done.
-func NewFakeServer(username, secret string) (*FakeServer, error) {
+func NewServer(username, secret string) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("ami fake: listen: %w", err)
+		return nil, fmt.Errorf("amitest: listen: %w", err)
 	}
-	s := &FakeServer{
+	s := &Server{
 		ln: ln, username: username, pass: secret,
 		devices:  map[string]string{},
-		channels: map[string]FakeChannel{},
-		contacts: map[string]FakeContact{},
-		conns:    map[*fakeConn]struct{}{},
+		channels: map[string]Channel{},
+		contacts: map[string]Contact{},
+		conns:    map[*conn]struct{}{},
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -91,10 +93,10 @@ func NewFakeServer(username, secret string) (*FakeServer, error) {
 }
 
 // Addr is the host:port to dial.
-func (s *FakeServer) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Close stops listening, drops every connection and waits for its goroutines.
-func (s *FakeServer) Close() error {
+func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -104,32 +106,31 @@ func (s *FakeServer) Close() error {
 	return err
 }
 
-// DropConnections closes every open client connection at once, as a crash
-// or network cut would; the server keeps listening.
-func (s *FakeServer) DropConnections() {
+// openConns is a copy of the open connections, to write to or close
+// without holding s.mu.
+func (s *Server) openConns() []*conn {
 	s.mu.Lock()
-	conns := make([]*fakeConn, 0, len(s.conns))
+	defer s.mu.Unlock()
+	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	return conns
+}
+
+// DropConnections closes every open client connection at once, as a crash
+// or network cut would; the server keeps listening.
+func (s *Server) DropConnections() {
+	for _, c := range s.openConns() {
 		_ = c.nc.Close()
 	}
 }
 
 // Logins counts successful logins since the server started.
-func (s *FakeServer) Logins() int {
+func (s *Server) Logins() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.logins
-}
-
-// Connections counts open client connections.
-func (s *FakeServer) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
 }
 
 // SetListHook installs f, called during every list action after the list's
@@ -137,7 +138,7 @@ func (s *FakeServer) Connections() int {
 // the items are written. An event the hook emits therefore lands inside the
 // list in the stream and is not reflected in the items: the case a client
 // must handle to lose nothing while it snapshots. nil removes the hook.
-func (s *FakeServer) SetListHook(f func(action string)) {
+func (s *Server) SetListHook(f func(action string)) {
 	s.mu.Lock()
 	s.listHook = f
 	s.mu.Unlock()
@@ -145,21 +146,21 @@ func (s *FakeServer) SetListHook(f func(action string)) {
 
 // SetRefuseLogins makes every Login fail (as a PBX that is up but refuses
 // the bridge), or accept again: a way to keep a client out for a while.
-func (s *FakeServer) SetRefuseLogins(refuse bool) {
+func (s *Server) SetRefuseLogins(refuse bool) {
 	s.mu.Lock()
 	s.refuse = refuse
 	s.mu.Unlock()
 }
 
 // SetDevice sets a device's state (e.g. "PJSIP/1001", "NOT_INUSE") silently.
-func (s *FakeServer) SetDevice(device, state string) {
+func (s *Server) SetDevice(device, state string) {
 	s.mu.Lock()
 	s.devices[device] = state
 	s.mu.Unlock()
 }
 
 // SetChannel adds or replaces a channel silently.
-func (s *FakeServer) SetChannel(ch FakeChannel) {
+func (s *Server) SetChannel(ch Channel) {
 	if ch.Since.IsZero() {
 		ch.Since = time.Now()
 	}
@@ -169,72 +170,51 @@ func (s *FakeServer) SetChannel(ch FakeChannel) {
 }
 
 // RemoveChannel removes a channel silently.
-func (s *FakeServer) RemoveChannel(uniqueid string) {
+func (s *Server) RemoveChannel(uniqueid string) {
 	s.mu.Lock()
 	delete(s.channels, uniqueid)
 	s.mu.Unlock()
 }
 
 // SetContact adds or replaces a contact silently.
-func (s *FakeServer) SetContact(c FakeContact) {
+func (s *Server) SetContact(c Contact) {
 	s.mu.Lock()
 	s.contacts[c.URI] = c
 	s.mu.Unlock()
 }
 
-// RemoveContact removes a contact silently.
-func (s *FakeServer) RemoveContact(uri string) {
-	s.mu.Lock()
-	delete(s.contacts, uri)
-	s.mu.Unlock()
-}
-
 // DeviceStateChange sets a device's state and emits DeviceStateChange.
-func (s *FakeServer) DeviceStateChange(device, state string) {
+func (s *Server) DeviceStateChange(device, state string) {
 	s.SetDevice(device, state)
 	s.Emit(map[string]string{"Event": "DeviceStateChange", "Device": device, "State": state})
 }
 
-// ContactStatus records a contact change and emits ContactStatus. A status
-// of "Removed" deletes the contact.
-func (s *FakeServer) ContactStatus(c FakeContact) {
-	if c.Status == "Removed" {
-		s.RemoveContact(c.URI)
-	} else {
-		s.SetContact(c)
-	}
-	s.Emit(map[string]string{
-		"Event": "ContactStatus", "URI": c.URI, "ContactStatus": c.Status,
-		"AOR": c.Endpoint, "EndpointName": c.Endpoint, "RoundtripUsec": "0",
-	})
-}
-
 // Newstate stores ch (new or changed state) and emits Newstate.
-func (s *FakeServer) Newstate(ch FakeChannel) {
+func (s *Server) Newstate(ch Channel) {
 	s.SetChannel(ch)
 	s.Emit(channelFields("Newstate", "", ch))
 }
 
 // DialBegin stores both channels and emits DialBegin from caller to callee.
-func (s *FakeServer) DialBegin(caller, callee FakeChannel) {
+func (s *Server) DialBegin(caller, callee Channel) {
 	s.SetChannel(caller)
 	s.SetChannel(callee)
 	ev := channelFields("DialBegin", "", caller)
 	for k, v := range channelFields("", "Dest", callee) {
 		ev[k] = v
 	}
-	ev["DialString"] = strings.TrimPrefix(DeviceOf(callee.Channel), "PJSIP/")
+	ev["DialString"] = strings.TrimPrefix(ami.DeviceOf(callee.Channel), "PJSIP/")
 	s.Emit(ev)
 }
 
 // Hold marks a channel held, emits Hold, and sets its device ONHOLD with a
 // DeviceStateChange, as Asterisk does.
-func (s *FakeServer) Hold(uniqueid string) { s.hold(uniqueid, true) }
+func (s *Server) Hold(uniqueid string) { s.hold(uniqueid, true) }
 
 // Unhold clears the hold, emits Unhold and sets the device back to INUSE.
-func (s *FakeServer) Unhold(uniqueid string) { s.hold(uniqueid, false) }
+func (s *Server) Unhold(uniqueid string) { s.hold(uniqueid, false) }
 
-func (s *FakeServer) hold(uniqueid string, held bool) {
+func (s *Server) hold(uniqueid string, held bool) {
 	s.mu.Lock()
 	ch, ok := s.channels[uniqueid]
 	if ok {
@@ -250,11 +230,11 @@ func (s *FakeServer) hold(uniqueid string, held bool) {
 		name, state = "Hold", "ONHOLD"
 	}
 	s.Emit(channelFields(name, "", ch))
-	s.DeviceStateChange(DeviceOf(ch.Channel), state)
+	s.DeviceStateChange(ami.DeviceOf(ch.Channel), state)
 }
 
 // Hangup removes a channel and emits Hangup (cause 16, normal clearing).
-func (s *FakeServer) Hangup(uniqueid string) {
+func (s *Server) Hangup(uniqueid string) {
 	s.mu.Lock()
 	ch, ok := s.channels[uniqueid]
 	delete(s.channels, uniqueid)
@@ -268,19 +248,13 @@ func (s *FakeServer) Hangup(uniqueid string) {
 }
 
 // FullyBooted emits FullyBooted (Asterisk sends it after start and reload).
-func (s *FakeServer) FullyBooted() {
+func (s *Server) FullyBooted() {
 	s.Emit(map[string]string{"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"})
 }
 
 // Emit writes one event to every logged-in connection that has events on.
-func (s *FakeServer) Emit(fields map[string]string) {
-	s.mu.Lock()
-	conns := make([]*fakeConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+func (s *Server) Emit(fields map[string]string) {
+	for _, c := range s.openConns() {
 		c.mu.Lock()
 		on := c.authed && c.events
 		c.mu.Unlock()
@@ -290,18 +264,9 @@ func (s *FakeServer) Emit(fields map[string]string) {
 	}
 }
 
-// DeviceOf returns the device of a channel name: "PJSIP/1001-0000000a" →
-// "PJSIP/1001". Names without the unique suffix are returned unchanged.
-func DeviceOf(channel string) string {
-	if i := strings.LastIndexByte(channel, '-'); i > strings.IndexByte(channel, '/') {
-		return channel[:i]
-	}
-	return channel
-}
-
 // channelFields renders a channel as Asterisk's channel snapshot fields,
 // each key prefixed (DialBegin's callee uses "Dest").
-func channelFields(event, prefix string, ch FakeChannel) map[string]string {
+func channelFields(event, prefix string, ch Channel) map[string]string {
 	f := map[string]string{}
 	if event != "" {
 		f["Event"] = event
@@ -328,14 +293,14 @@ func orUnknown(s string) string {
 	return s
 }
 
-func (s *FakeServer) accept() {
+func (s *Server) accept() {
 	defer s.wg.Done()
 	for {
 		nc, err := s.ln.Accept()
 		if err != nil {
 			return
 		}
-		c := &fakeConn{nc: nc}
+		c := &conn{nc: nc}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -349,17 +314,16 @@ func (s *FakeServer) accept() {
 	}
 }
 
-func (c *fakeConn) write(fields map[string]string) error {
-	var b strings.Builder
-	writeFields(&b, fields)
+func (c *conn) write(fields map[string]string) error {
+	block := ami.Message{Fields: fields}.String()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.nc.Write([]byte(b.String()))
+	_, err := c.nc.Write([]byte(block))
 	return err
 }
 
-func (s *FakeServer) serve(c *fakeConn) {
+func (s *Server) serve(c *conn) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -375,18 +339,18 @@ func (s *FakeServer) serve(c *fakeConn) {
 	}
 	br := bufio.NewReader(c.nc)
 	for {
-		req, err := readMessage(br)
+		req, err := ami.ReadFields(br)
 		if err != nil {
 			return
 		}
-		if !s.handle(c, Message{Fields: req}) {
+		if !s.handle(c, ami.Message{Fields: req}) {
 			return
 		}
 	}
 }
 
 // handle answers one action; false ends the connection.
-func (s *FakeServer) handle(c *fakeConn, req Message) bool {
+func (s *Server) handle(c *conn, req ami.Message) bool {
 	id := req.ActionID()
 	reply := func(f map[string]string) bool {
 		if id != "" {
@@ -444,7 +408,7 @@ func (s *FakeServer) handle(c *fakeConn, req Message) bool {
 	return reply(map[string]string{"Response": "Error", "Message": "Invalid/unknown command"})
 }
 
-func (s *FakeServer) list(c *fakeConn, action, id string, reply func(map[string]string) bool) bool {
+func (s *Server) list(c *conn, action, id string, reply func(map[string]string) bool) bool {
 	items, complete := s.listItems(action)
 	if !reply(map[string]string{"Response": "Success", "EventList": "start", "Message": "Events will follow"}) {
 		return false
@@ -477,7 +441,7 @@ func listName(action string) string {
 
 // listItems takes the list's items from the current state, sorted so
 // output is deterministic, and names its closing event.
-func (s *FakeServer) listItems(action string) ([]map[string]string, string) {
+func (s *Server) listItems(action string) ([]map[string]string, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var items []map[string]string
