@@ -24,19 +24,88 @@ var callCycle = []struct{ event, phone string }{
 	{"ended", presence.PhoneIdle},
 }
 
-// iptDevice is one user's desk phone and what its last event must cause.
+// iptDevice is one user's desk phone: the events scheduled for it that have
+// not yet been matched by both the call frame and the presence update they
+// cause, and the phone state its last event must leave.
+//
+// Every scheduled event stays pending until its own frames arrive, so a
+// frame that arrives after the device's next event was scheduled (a loaded
+// machine, a slow node) is still matched; an event whose frame never comes
+// stays pending and is counted lost (CCallsExpected − CCalls).
 type iptDevice struct {
 	mu        sync.Mutex
 	user      int
 	bridge    *iptBridge
 	step      int // index into callCycle of the next event
 	calls     int
-	lastEvent string
 	lastCall  string
-	due       time.Time
 	wantPhone string
-	callSeen  bool
-	phoneSeen bool
+	pending   []iptPending
+}
+
+// iptPending is one scheduled event and which of its frames have arrived.
+type iptPending struct {
+	event, call, phone  string
+	due                 time.Time
+	callSeen, phoneSeen bool
+}
+
+// schedule records the device's next event in callCycle, due at due, and
+// returns it.
+func (d *iptDevice) schedule(runID string, due time.Time) iptPending {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	step := callCycle[d.step]
+	if d.step == 0 {
+		d.calls++
+		d.lastCall = fmt.Sprintf("%s-c%d-%d", runID, d.user, d.calls)
+	}
+	d.step = (d.step + 1) % len(callCycle)
+	d.wantPhone = step.phone
+	p := iptPending{event: step.event, call: d.lastCall, phone: step.phone, due: due}
+	d.pending = append(d.pending, p)
+	return p
+}
+
+// matchCall marks the oldest pending event with this event name and call id
+// as seen by its call frame and returns its due time; false when no pending
+// event matches (a duplicate or a frame for an event never sent).
+func (d *iptDevice) matchCall(event, call string) (time.Time, bool) {
+	for i := range d.pending {
+		p := &d.pending[i]
+		if !p.callSeen && p.event == event && p.call == call {
+			p.callSeen = true
+			due := p.due
+			d.prune()
+			return due, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// matchPhone marks the oldest pending event whose phone state is state and
+// whose presence update has not arrived as seen. A device's frames arrive in
+// order, so the oldest such event is the one this update reports.
+func (d *iptDevice) matchPhone(state string) (time.Time, bool) {
+	for i := range d.pending {
+		p := &d.pending[i]
+		if !p.phoneSeen && p.phone == state {
+			p.phoneSeen = true
+			due := p.due
+			d.prune()
+			return due, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// prune drops the leading events whose frames have all arrived.
+func (d *iptDevice) prune() {
+	k := 0
+	for k < len(d.pending) && d.pending[k].callSeen && d.pending[k].phoneSeen {
+		k++
+	}
+	d.pending = d.pending[k:]
 }
 
 // iptBridge is one bridge connection; seq is assigned under mu at write
@@ -62,7 +131,7 @@ func (w *Worker) runIPT(ctx context.Context) error {
 	devs := make([]*iptDevice, n)
 	jobs := make([]connJob, n)
 	for k := range devs {
-		devs[k] = &iptDevice{user: w.Lo + k, bridge: bridges[k%len(bridges)], wantPhone: presence.PhoneIdle, phoneSeen: true, callSeen: true}
+		devs[k] = &iptDevice{user: w.Lo + k, bridge: bridges[k%len(bridges)], wantPhone: presence.PhoneIdle}
 		jobs[k] = connJob{User: w.Lo + k, Session: w.Cfg.SessionID(w.Lo+k, 0)}
 	}
 	w.Rec.Add(CWanted, int64(n+len(bridges)))
@@ -146,38 +215,51 @@ func (w *Worker) onIPTFrame(d *iptDevice, f *inFrame, at time.Time) {
 	defer d.mu.Unlock()
 	switch f.Type {
 	case "call":
-		if f.Call == nil || f.Event != d.lastEvent || f.Call.ID != d.lastCall || d.callSeen {
+		if f.Call == nil {
 			w.Rec.Add("calls_unmatched", 1)
 			return
 		}
-		d.callSeen = true
-		w.Rec.Latency(LCall, at.Sub(d.due))
-		w.Rec.Add(CCalls, 1)
-	case "presence":
-		if f.Phone == nil || f.Phone.State != d.wantPhone || d.phoneSeen {
+		due, ok := d.matchCall(f.Event, f.Call.ID)
+		if !ok {
+			w.Rec.Add("calls_unmatched", 1)
 			return
 		}
-		d.phoneSeen = true
-		w.Rec.Latency(LPhone, at.Sub(d.due))
+		w.Rec.Latency(LCall, at.Sub(due))
+		w.Rec.Add(CCalls, 1)
+	case "presence":
+		if f.Phone == nil {
+			return
+		}
+		due, ok := d.matchPhone(f.Phone.State)
+		if !ok {
+			return
+		}
+		w.Rec.Latency(LPhone, at.Sub(due))
 		w.Rec.Add(CPhones, 1)
 	}
 }
 
 // driveCalls sends this worker's share of Cfg.Rate events per second for
-// Cfg.Duration from start, walking the devices round-robin.
+// Cfg.Duration from start, walking the devices round-robin. Each bridge has
+// one sender, so a device's events go out in the order they were scheduled.
 func (w *Worker) driveCalls(ctx context.Context, start time.Time, devs []*iptDevice) {
 	type job struct {
 		d     *iptDevice
 		frame iptEventFrame
 	}
-	jobs := make(chan job, 4096)
+	queues := make(map[*iptBridge]chan job)
 	var wg sync.WaitGroup
-	for s := 0; s < 16; s++ {
+	for _, d := range devs {
+		br := d.bridge
+		if queues[br] != nil {
+			continue
+		}
+		q := make(chan job, 4096)
+		queues[br] = q
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				br := j.d.bridge
+			for j := range q {
 				if br.c == nil {
 					w.Rec.Add(CSkipped, 1)
 					continue
@@ -200,23 +282,16 @@ func (w *Worker) driveCalls(ctx context.Context, start time.Time, devs []*iptDev
 	}
 	pace(ctx, start, w.Cfg.Rate/float64(w.Procs), -1, start.Add(w.Cfg.Duration), func(i int, due time.Time) {
 		d := devs[i%len(devs)]
-		d.mu.Lock()
-		step := callCycle[d.step]
-		if d.step == 0 {
-			d.calls++
-			d.lastCall = fmt.Sprintf("%s-c%d-%d", w.Cfg.RunID, d.user, d.calls)
-		}
-		d.step = (d.step + 1) % len(callCycle)
-		d.lastEvent, d.wantPhone, d.due = step.event, step.phone, due
-		d.callSeen, d.phoneSeen = false, false
+		p := d.schedule(w.Cfg.RunID, due)
 		frame := iptEventFrame{Type: "ipt.event", Bridge: d.bridge.id, Ext: extOf(d.user), User: w.Cfg.UserID(d.user),
-			Event: step.event, Call: d.lastCall, Direction: "inbound", Peer: "+15550100"}
-		d.mu.Unlock()
+			Event: p.event, Call: p.call, Direction: "inbound", Peer: "+15550100"}
 		select {
-		case jobs <- job{d: d, frame: frame}:
+		case queues[d.bridge] <- job{d: d, frame: frame}:
 		case <-ctx.Done():
 		}
 	})
-	close(jobs)
+	for _, q := range queues {
+		close(q)
+	}
 	wg.Wait()
 }
