@@ -19,14 +19,13 @@ func (a *api) deleteSession(ctx context.Context, w http.ResponseWriter, r *http.
 	if err := checkPathID("session", session); err != nil {
 		return err
 	}
-	tenant, user, err := a.n.store.SessionOwner(ctx, session)
+	tenant := cl.Tenant
+	user, err := a.n.store.SessionOwner(ctx, tenant, session)
 	switch {
 	case errors.Is(err, presence.ErrUnknownSession):
 		return unknownSession(session)
 	case err != nil:
 		return err
-	case tenant != cl.Tenant:
-		return unknownSession(session)
 	}
 	if user != cl.Subject && !cl.HasRole(auth.RoleAdmin) {
 		return problem.New(problem.Forbidden, "session %q belongs to another user: only that user or a token with role admin may end it", session)

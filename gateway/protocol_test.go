@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -149,16 +150,36 @@ func TestFramesBeforeWelcome(t *testing.T) {
 func TestSessionOfAnotherUserIsForbidden(t *testing.T) {
 	tn := startNode(t, nil)
 	connectUser(t, tn, "alice", "acme", "shared", "main")
-	for _, who := range []struct{ sub, tenant string }{{"bob", "acme"}, {"alice", "other"}} {
-		c := dial(t, tn.url, nil)
-		r := c.request(map[string]any{"type": "hello", "token": token(t, who.sub, who.tenant), "session": "shared", "device": "desktop"})
-		if problemCode(r) != "forbidden" {
-			t.Fatalf("%v: reply %v", who, r)
-		}
-		if ce := c.waitClose(3 * time.Second); ce.Code != 4403 || ce.Text != "forbidden" {
-			t.Fatalf("%v: close %v", who, ce)
-		}
+	c := dial(t, tn.url, nil)
+	r := c.request(map[string]any{"type": "hello", "token": token(t, "bob", "acme"), "session": "shared", "device": "desktop"})
+	if problemCode(r) != "forbidden" {
+		t.Fatalf("reply %v", r)
 	}
+	if ce := c.waitClose(3 * time.Second); ce.Code != 4403 || ce.Text != "forbidden" {
+		t.Fatalf("close %v", ce)
+	}
+}
+
+// Session ids are scoped by tenant: another tenant's user with the same id
+// gets a fresh session of its own (not "belongs to another user", which
+// would reveal the id is in use and let one tenant squat another's ids).
+func TestSessionIDsAreScopedByTenant(t *testing.T) {
+	bothStores(t, func(t *testing.T, redisURL string) {
+		tn := startNode(t, func(c *Config) { c.RedisURL = redisURL })
+		connectUser(t, tn, "alice", "acme", "shared", "main")
+		other, w := connectUser(t, tn, "alice", "other", "shared", "main")
+		if w["session"] != "shared" || w["tenant"] != "other" {
+			t.Fatalf("welcome %v", w)
+		}
+		// Each tenant's logout ends only its own session.
+		other.request(map[string]any{"type": "logout"})
+		if ce := other.waitClose(3 * time.Second); ce.Code != 1000 {
+			t.Fatalf("close %v", ce)
+		}
+		if p, _ := tn.store.Get(context.Background(), "acme", "alice"); p.Status != "online" || p.Sessions != 1 {
+			t.Fatalf("acme's session was touched: %+v", p)
+		}
+	})
 }
 
 func TestFrameErrorsKeepTheConnection(t *testing.T) {

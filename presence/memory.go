@@ -17,13 +17,16 @@ type Memory struct {
 
 	mu       sync.Mutex
 	users    map[userKey]*memUser
-	sessions map[string]userKey             // session id -> owner
+	sessions map[sessionKey]string          // tenant's session id -> its user
 	nodes    map[string]time.Time           // node -> last heartbeat
 	reaped   map[string]bool                // nodes declared dead
 	byNode   map[string]map[string]ConnInfo // node -> conn id -> conn
 }
 
 type userKey struct{ tenant, user string }
+
+// sessionKey names a session: its id is scoped by its tenant.
+type sessionKey struct{ tenant, session string }
 
 type memUser struct {
 	st      UserState
@@ -37,7 +40,7 @@ func NewMemory(opt Options) *Memory {
 	return &Memory{
 		opt:      opt,
 		users:    map[userKey]*memUser{},
-		sessions: map[string]userKey{},
+		sessions: map[sessionKey]string{},
 		nodes:    map[string]time.Time{},
 		reaped:   map[string]bool{},
 		byNode:   map[string]map[string]ConnInfo{},
@@ -83,8 +86,7 @@ func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := userKey{c.Tenant, c.User}
-	if owner, ok := m.sessions[c.Session]; ok && owner != k {
+	if owner, ok := m.sessions[sessionKey{c.Tenant, c.Session}]; ok && owner != c.User {
 		return Change{}, fmt.Errorf("session %q: %w", c.Session, ErrSessionConflict)
 	}
 	mu := m.user(c.Tenant, c.User)
@@ -98,7 +100,7 @@ func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, 
 		m.byNode[c.Node] = map[string]ConnInfo{}
 	}
 	m.byNode[c.Node][c.Conn] = c
-	m.sessions[c.Session] = k
+	m.sessions[sessionKey{c.Tenant, c.Session}] = c.User
 	s := mu.st.Sessions[c.Session]
 	if s == nil {
 		s = &SessionState{Device: c.Device, Bridge: c.Bridge}
@@ -146,7 +148,7 @@ func (m *Memory) disconnect(c ConnRef, now time.Time, grace time.Duration) Chang
 		s.Conns = m.countConns(mu, c.Session)
 		if s.Conns == 0 {
 			if grace <= 0 {
-				m.endSession(mu, c.Session)
+				m.endSession(c.Tenant, mu, c.Session)
 			} else {
 				s.GraceUntil = now.Add(grace)
 			}
@@ -155,9 +157,9 @@ func (m *Memory) disconnect(c ConnRef, now time.Time, grace time.Duration) Chang
 	return m.commit(c.Tenant, c.User, mu, now)
 }
 
-func (m *Memory) endSession(mu *memUser, session string) {
+func (m *Memory) endSession(tenant string, mu *memUser, session string) {
 	delete(mu.st.Sessions, session)
-	delete(m.sessions, session)
+	delete(m.sessions, sessionKey{tenant, session})
 }
 
 func (m *Memory) SetStatus(_ context.Context, t, u string, s Status, note string, now time.Time) (Change, error) {
@@ -206,18 +208,18 @@ func (m *Memory) Logout(_ context.Context, t, u, session string, now time.Time) 
 			delete(byNode, r.Conn)
 		}
 	}
-	m.endSession(mu, session)
+	m.endSession(t, mu, session)
 	return m.commit(t, u, mu, now), refs, nil
 }
 
-func (m *Memory) SessionOwner(_ context.Context, session string) (string, string, error) {
+func (m *Memory) SessionOwner(_ context.Context, tenant, session string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k, ok := m.sessions[session]
+	u, ok := m.sessions[sessionKey{tenant, session}]
 	if !ok {
-		return "", "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+		return "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
 	}
-	return k.tenant, k.user, nil
+	return u, nil
 }
 
 func (m *Memory) SetPhone(_ context.Context, t, u string, p *Phone, now time.Time) (Change, error) {
@@ -286,7 +288,7 @@ func (m *Memory) ExpireDue(_ context.Context, now time.Time) ([]Ended, error) {
 		sort.Strings(due)
 		for _, id := range due {
 			bridge := mu.st.Sessions[id].Bridge
-			m.endSession(mu, id)
+			m.endSession(k.tenant, mu, id)
 			out = append(out, Ended{Tenant: k.tenant, User: k.user, Session: id, Bridge: bridge,
 				Change: m.commit(k.tenant, k.user, mu, now)})
 		}

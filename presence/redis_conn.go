@@ -90,7 +90,7 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 	b := r.batch()
 	binds := make([]*redis.StatusCmd, len(conns))
 	for i, c := range conns {
-		binds[i] = b.pipe.SetArgs(ctx, r.keys.sid(c.Session), owner(c.Tenant, c.User), redis.SetArgs{Mode: "NX", Get: true})
+		binds[i] = b.pipe.SetArgs(ctx, r.keys.sid(c.Tenant, c.Session), owner(c.Tenant, c.User), redis.SetArgs{Mode: "NX", Get: true})
 		b.cmd()
 	}
 	if err := b.exec(ctx); err != nil {
@@ -153,7 +153,7 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 				// The session is new: make sure its binding exists, since an
 				// earlier run of it may have released the binding between our
 				// step 1 and the script.
-				b.pipe.SetNX(ctx, r.keys.sid(c.Session), owner(c.Tenant, c.User), 0)
+				b.pipe.SetNX(ctx, r.keys.sid(c.Tenant, c.Session), owner(c.Tenant, c.User), 0)
 				b.cmd()
 			}
 		case "too_many":
@@ -165,7 +165,7 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 			b.pipe.SRem(ctx, r.keys.nodeConns(c.Node), nodeMember(c.Ref()))
 			b.cmd()
 			if claimed[i] {
-				b.script(ctx, r.scripts.delIfEq, []string{r.keys.sid(c.Session)}, owner(c.Tenant, c.User))
+				b.script(ctx, r.scripts.delIfEq, []string{r.keys.sid(c.Tenant, c.Session)}, owner(c.Tenant, c.User))
 			}
 		default:
 			errs[i] = r.fail("connect", fmt.Errorf("unexpected script reply %q", rep.code))
@@ -200,10 +200,10 @@ func (r *Redis) takeStaleBinding(ctx context.Context, c ConnInfo, old string) er
 	}
 	// Take it over only while it still names the stale owner: delete if
 	// equal, then claim; a claimant racing us wins and we report a conflict.
-	if err := r.scripts.delIfEq.Run(ctx, r.rdb, []string{r.keys.sid(c.Session)}, old).Err(); err != nil {
+	if err := r.scripts.delIfEq.Run(ctx, r.rdb, []string{r.keys.sid(c.Tenant, c.Session)}, old).Err(); err != nil {
 		return r.fail("connect", err)
 	}
-	took, err := r.rdb.SetNX(ctx, r.keys.sid(c.Session), owner(c.Tenant, c.User), 0).Result()
+	took, err := r.rdb.SetNX(ctx, r.keys.sid(c.Tenant, c.Session), owner(c.Tenant, c.User), 0).Result()
 	if err != nil {
 		return r.fail("connect", err)
 	}
@@ -350,7 +350,7 @@ func (r *Redis) releaseSessions(ctx context.Context, ended []endedSession) error
 // it still names the session's user.
 func (r *Redis) queueRelease(ctx context.Context, b *redisBatch, ended []endedSession) {
 	for _, e := range ended {
-		b.script(ctx, r.scripts.delIfEq, []string{r.keys.sid(e.session)}, owner(e.tenant, e.user))
+		b.script(ctx, r.scripts.delIfEq, []string{r.keys.sid(e.tenant, e.session)}, owner(e.tenant, e.user))
 	}
 }
 
@@ -375,7 +375,7 @@ func (r *Redis) restoreLive(ctx context.Context, ended []endedSession) error {
 	b = r.batch()
 	for i, e := range ended {
 		if live[i].Val() {
-			b.pipe.SetNX(ctx, r.keys.sid(e.session), owner(e.tenant, e.user), 0)
+			b.pipe.SetNX(ctx, r.keys.sid(e.tenant, e.session), owner(e.tenant, e.user), 0)
 			b.cmd()
 		}
 	}

@@ -27,9 +27,12 @@ func (k redisKeys) conn(t, u, conn string) string {
 // userKeys are the KEYS every per-user script starts with.
 func (k redisKeys) userKeys(t, u string) []string { return []string{k.user(t, u)} }
 
-// sid binds a session id to its owner; it has no hash tag since the session
-// id alone must find it.
-func (k redisKeys) sid(session string) string { return k.prefix + ":sid:" + session }
+// sid binds a tenant's session id to its owner. Session ids are scoped by
+// tenant (one tenant's id never collides with, nor reveals, another's); the
+// hash tag {tenant:session} spreads the bindings over a cluster's slots.
+func (k redisKeys) sid(tenant, session string) string {
+	return k.prefix + ":sid:{" + tenant + ":" + session + "}"
+}
 
 // tenant is the index of the tenant's present users (sorted set, score = the
 // version that made them present).

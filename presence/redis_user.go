@@ -145,28 +145,28 @@ func cutLast(s, sep string) (before, after string, found bool) {
 }
 
 // SessionOwner returns the owner of a live session (see Store).
-func (r *Redis) SessionOwner(ctx context.Context, session string) (string, string, error) {
-	v, err := r.rdb.Get(ctx, r.keys.sid(session)).Result()
+func (r *Redis) SessionOwner(ctx context.Context, tenant, session string) (string, error) {
+	v, err := r.rdb.Get(ctx, r.keys.sid(tenant, session)).Result()
 	if err == redis.Nil {
-		return "", "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+		return "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
 	}
 	if err != nil {
-		return "", "", r.fail("session owner", err)
+		return "", r.fail("session owner", err)
 	}
 	t, u, ok := parseOwner(v)
-	if !ok {
-		return "", "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+	if !ok || t != tenant {
+		return "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
 	}
 	// A binding outlives its session only after a crash; the session's own
 	// state is the truth.
 	live, err := r.rdb.HExists(ctx, r.keys.user(t, u), sessionField(session)).Result()
 	if err != nil {
-		return "", "", r.fail("session owner", err)
+		return "", r.fail("session owner", err)
 	}
 	if !live {
-		return "", "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
+		return "", fmt.Errorf("session %q: %w", session, ErrUnknownSession)
 	}
-	return t, u, nil
+	return u, nil
 }
 
 // Get returns a user's presence (see Store).

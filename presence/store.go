@@ -62,8 +62,10 @@ type Store interface {
 	// connections it still had so the caller can close them on their nodes.
 	// ErrUnknownSession when the user has no such session.
 	Logout(ctx context.Context, tenant, user, session string, now time.Time) (Change, []ConnRef, error)
-	// SessionOwner returns the tenant and user a live session belongs to.
-	SessionOwner(ctx context.Context, session string) (tenant, user string, err error)
+	// SessionOwner returns the user a live session of the tenant belongs
+	// to. Session ids are scoped by tenant: the same id in two tenants is
+	// two sessions, and one tenant never learns of another's.
+	SessionOwner(ctx context.Context, tenant, session string) (user string, err error)
 	// SetPhone replaces the user's telephony overlay (nil removes it).
 	SetPhone(ctx context.Context, tenant, user string, p *Phone, now time.Time) (Change, error)
 	// Get returns a user's presence (OfflinePresence when never seen).

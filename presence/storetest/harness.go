@@ -298,10 +298,12 @@ func listTenant(tenant string) op {
 	}}
 }
 
-func sessionOwner(session string) op {
-	return op{"owner " + session, func(ctx context.Context, s presence.Store, _ time.Time) result {
-		t, u, err := s.SessionOwner(ctx, session)
-		return result{owner: t + ":" + u, err: err}
+func sessionOwner(session string) op { return sessionOwnerIn(Tenant, session) }
+
+func sessionOwnerIn(tenant, session string) op {
+	return op{"owner " + tenant + "/" + session, func(ctx context.Context, s presence.Store, _ time.Time) result {
+		u, err := s.SessionOwner(ctx, tenant, session)
+		return result{owner: tenant + ":" + u, err: err}
 	}}
 }
 

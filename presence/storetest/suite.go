@@ -137,7 +137,11 @@ func scenarios() []scenario {
 		{name: "a session belongs to one user", steps: []step{
 			{0, connect(c1), online1},
 			{1 * ms, connect(conn("u2", "s1", "c2")), want{err: presence.ErrSessionConflict}},
-			{2 * ms, connect(conn("u1", "s1", "c3", inTenant("globex"))), want{err: presence.ErrSessionConflict}},
+			// Session ids are scoped by tenant: another tenant's s1 is a
+			// different, fresh session (no conflict, nothing revealed).
+			{2 * ms, connect(conn("u1", "s1", "c3", inTenant("globex"))), want{changed: true, status: presence.Online, sessions: 1}},
+			{2 * ms, sessionOwnerIn("globex", "s1"), want{owner: "globex:u1"}},
+			{2 * ms, sessionOwnerIn("initech", "s1"), want{err: presence.ErrUnknownSession}},
 			{3 * ms, get("u2"), still(presence.Offline, 0)},
 			{4 * ms, disconnect(c1), still(presence.Online, 1)},
 			{5 * ms, connect(conn("u2", "s1", "c2")), want{err: presence.ErrSessionConflict}},
