@@ -77,6 +77,9 @@ type Config struct {
 	// BridgeTTL: an HTTP-only bridge counts as connected while it posts at
 	// least this often (PGW_BRIDGE_TTL). Default 30s.
 	BridgeTTL time.Duration
+	// VersionTTL is how long an offline user keeps the version of its
+	// offline change (contract §3.2, PGW_VERSION_TTL). Default 168h.
+	VersionTTL time.Duration
 	// Heartbeat is the server's WebSocket ping period (PGW_HEARTBEAT).
 	// Default 25s.
 	Heartbeat time.Duration
@@ -128,6 +131,7 @@ func DefaultConfig() Config {
 		NodeTTL:          8 * time.Second,
 		Drain:            10 * time.Second,
 		BridgeTTL:        30 * time.Second,
+		VersionTTL:       168 * time.Hour,
 		Heartbeat:        25 * time.Second,
 		PongWait:         60 * time.Second,
 		HelloWait:        10 * time.Second,
@@ -218,6 +222,7 @@ func (c *Config) Validate() error {
 		name string
 		d    time.Duration
 	}{{"PGW_GRACE", c.Grace}, {"PGW_NODE_TTL", c.NodeTTL}, {"PGW_BRIDGE_TTL", c.BridgeTTL},
+		{"PGW_VERSION_TTL", c.VersionTTL},
 		{"PGW_HEARTBEAT", c.Heartbeat}, {"PGW_PONG_WAIT", c.PongWait}, {"PGW_HELLO_WAIT", c.HelloWait},
 		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}, {"PGW_RATE_SUSTAIN", c.RateSustain}}
 	for _, p := range positive {

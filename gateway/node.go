@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 
 	opt := presence.DefaultOptions()
 	opt.Grace, opt.NodeTTL, opt.MaxConnsPerUser, opt.Prefix = cfg.Grace, cfg.NodeTTL, cfg.MaxConnsPerUser, cfg.Prefix
+	opt.VersionTTL = cfg.VersionTTL
 	n.store = deps.Store
 	var iptState ipt.StateStore = ipt.NewMemoryState()
 	if n.store == nil {

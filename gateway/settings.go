@@ -43,6 +43,7 @@ func (c *Config) settings() []setting {
 		{"PGW_LOG_LEVEL", "debug, info, warn or error", (*strVal)(&c.LogLevel)},
 		{"PGW_DRAIN", "how long a shutdown spreads its 1001 closes", (*durVal)(&c.Drain)},
 		{"PGW_BRIDGE_TTL", "an HTTP-only bridge is connected while it posts this often", (*durVal)(&c.BridgeTTL)},
+		{"PGW_VERSION_TTL", "an offline user keeps the version of its offline change this long", (*durVal)(&c.VersionTTL)},
 		{"PGW_HEARTBEAT", "WebSocket ping period", (*durVal)(&c.Heartbeat)},
 		{"PGW_PONG_WAIT", "close a connection silent this long", (*durVal)(&c.PongWait)},
 		{"PGW_HELLO_WAIT", "time a new connection has to send hello", (*durVal)(&c.HelloWait)},

@@ -33,10 +33,17 @@ type memUser struct {
 	conns   map[string]ConnInfo
 	last    Presence
 	version int64
+	// forgetAt is set while the user has nothing left but the version of
+	// its offline change, kept until then (Options.VersionTTL, §3.2).
+	forgetAt time.Time
 }
 
-// NewMemory returns an empty in-process store.
+// NewMemory returns an empty in-process store. A zero Options.VersionTTL
+// takes the default of DefaultOptions.
 func NewMemory(opt Options) *Memory {
+	if opt.VersionTTL <= 0 {
+		opt.VersionTTL = DefaultOptions().VersionTTL
+	}
 	return &Memory{
 		opt:      opt,
 		users:    map[userKey]*memUser{},
@@ -61,7 +68,9 @@ func (m *Memory) user(t, u string) *memUser {
 }
 
 // commit recomputes the presence of u after a transition and bumps its
-// version when the PRESENCE object changed. It forgets users with nothing left.
+// version when the PRESENCE object changed. A user with nothing left keeps
+// only its offline presence, with its version, until VersionTTL has passed
+// (ExpireDue forgets it then); one never published is forgotten at once.
 func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 	if live := Aggregate(t, u, &mu.st); live.Sessions == 0 && mu.st.Manual != "" {
 		// A manual status lasts only while the user is present.
@@ -75,10 +84,15 @@ func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 		mu.last = p
 		ch = Change{Presence: p, Changed: true}
 	}
+	mu.forgetAt = time.Time{}
 	if len(mu.conns) == 0 && len(mu.st.Sessions) == 0 && mu.st.Phone == nil {
-		// Keep nothing for an absent user; NextVersion's clock floor keeps
-		// versions increasing when they come back.
-		delete(m.users, userKey{t, u})
+		if mu.version == 0 {
+			delete(m.users, userKey{t, u})
+		} else {
+			// After the TTL, NextVersion's clock floor keeps versions
+			// increasing when the user comes back.
+			mu.forgetAt = now.Add(m.opt.VersionTTL)
+		}
 	}
 	return ch
 }
@@ -279,6 +293,10 @@ func (m *Memory) ExpireDue(_ context.Context, now time.Time) ([]Ended, error) {
 	defer m.mu.Unlock()
 	var out []Ended
 	for k, mu := range m.users {
+		if !mu.forgetAt.IsZero() && !now.Before(mu.forgetAt) {
+			delete(m.users, k)
+			continue
+		}
 		var due []string
 		for id, s := range mu.st.Sessions {
 			if s.Conns == 0 && !s.GraceUntil.IsZero() && !now.Before(s.GraceUntil) {

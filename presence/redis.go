@@ -48,6 +48,9 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opt Options) (*
 	if opt.MaxConnsPerUser <= 0 {
 		opt.MaxConnsPerUser = def.MaxConnsPerUser
 	}
+	if opt.VersionTTL <= 0 {
+		opt.VersionTTL = def.VersionTTL
+	}
 	scripts, err := loadScripts()
 	if err != nil {
 		return nil, fmt.Errorf("presence: lua scripts: %w", err)

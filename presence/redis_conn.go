@@ -217,10 +217,10 @@ func (r *Redis) takeStaleBinding(ctx context.Context, c ConnInfo, old string) er
 // answering): those are read per command.
 func isScriptRefusal(err error) bool { return err != nil && !redisUnavailable(err) }
 
-// userArgs are ARGV of a per-user script: now, since, tenant, user, then
-// the operation's own.
+// userArgs are ARGV of a per-user script: now, since, tenant, user, the
+// version TTL in milliseconds, then the operation's own.
 func (r *Redis) userArgs(tenant, user string, now time.Time, rest ...any) []any {
-	return append([]any{now.UnixMicro(), FormatSince(now), tenant, user}, rest...)
+	return append([]any{now.UnixMicro(), FormatSince(now), tenant, user, r.opt.VersionTTL.Milliseconds()}, rest...)
 }
 
 // queueIndex keeps the tenant index of present users in step with a change:

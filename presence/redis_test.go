@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,8 +167,20 @@ func TestRedisNoConnKeysLeft(t *testing.T) {
 	if keys := scanKeys(t, rdb, "*:conn:*"); len(keys) != 0 {
 		t.Fatalf("%d :conn: keys left, e.g. %v", len(keys), keys[:min(3, len(keys))])
 	}
-	// Nothing at all is left of the users, except the node registry.
-	for _, pattern := range []string{"*:user:*", "*:sid:*", "*:nodeconns:*", "*:tenant:*"} {
+	// Nothing is left of the users but the version of their offline change,
+	// which expires after VersionTTL (§3.2); nothing else but the node
+	// registry.
+	for _, k := range scanKeys(t, rdb, "*:user:*") {
+		fields := must(rdb.HKeys(ctx, k).Result())(t)
+		sort.Strings(fields)
+		if !slices.Equal(fields, []string{"p", "sig", "st", "v"}) {
+			t.Errorf("%s: fields %v left, want only the offline version", k, fields)
+		}
+		if ttl := must(rdb.PTTL(ctx, k).Result())(t); ttl <= 0 || ttl > opt.VersionTTL+opt.NodeTTL {
+			t.Errorf("%s: TTL %v, want at most %v", k, ttl, opt.VersionTTL)
+		}
+	}
+	for _, pattern := range []string{"*:sid:*", "*:nodeconns:*", "*:tenant:*"} {
 		if keys := scanKeys(t, rdb, pattern); len(keys) != 0 {
 			t.Errorf("%s: %d keys left, e.g. %v", pattern, len(keys), keys[:min(3, len(keys))])
 		}

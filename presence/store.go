@@ -36,11 +36,18 @@ type Options struct {
 	MaxConnsPerUser int
 	// Prefix starts every key (PGW_PREFIX). Default "pgw".
 	Prefix string
+	// VersionTTL is how long a user who went offline keeps the version of
+	// that offline change (contract §3.2, PGW_VERSION_TTL): Get, GetMany and
+	// the stores' replies answer offline with it, so a client that held the
+	// user online at a lower version takes the offline. After it the user is
+	// forgotten (offline, version 0). Default 168h.
+	VersionTTL time.Duration
 }
 
 // DefaultOptions returns the contract's defaults.
 func DefaultOptions() Options {
-	return Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw"}
+	return Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw",
+		VersionTTL: 168 * time.Hour}
 }
 
 // Store keeps presence state and applies the rules atomically per user. Every
@@ -68,13 +75,16 @@ type Store interface {
 	SessionOwner(ctx context.Context, tenant, session string) (user string, err error)
 	// SetPhone replaces the user's telephony overlay (nil removes it).
 	SetPhone(ctx context.Context, tenant, user string, p *Phone, now time.Time) (Change, error)
-	// Get returns a user's presence (OfflinePresence when never seen).
+	// Get returns a user's presence: offline with the version it was
+	// published with for Options.VersionTTL after the user went offline;
+	// OfflinePresence (version 0) when never seen or forgotten since.
 	Get(ctx context.Context, tenant, user string) (Presence, error)
 	// GetMany returns the presence of each user, in order.
 	GetMany(ctx context.Context, tenant string, users []string) ([]Presence, error)
 	// ListTenant returns every user of the tenant who is not offline.
 	ListTenant(ctx context.Context, tenant string) ([]Presence, error)
-	// ExpireDue ends the sessions whose grace ran out by now.
+	// ExpireDue ends the sessions whose grace ran out by now (and lets a
+	// store forget offline users whose VersionTTL ran out).
 	ExpireDue(ctx context.Context, now time.Time) ([]Ended, error)
 	// Heartbeat records that node is alive (TTL Options.NodeTTL). It reports
 	// false when the node had already been declared dead and reaped: the node

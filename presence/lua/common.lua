@@ -24,8 +24,13 @@
 --   s:<session>  "device|idle|bridge|conns|graceUntilMicros"
 --   c:<conn>     "session|node"
 -- ARGV[1] now in microseconds, ARGV[2] now as the contract's RFC 3339 string
--- (Redis' Lua has no date formatting), ARGV[3] tenant, ARGV[4] user.
--- Operation arguments start at ARGV[5].
+-- (Redis' Lua has no date formatting), ARGV[3] tenant, ARGV[4] user,
+-- ARGV[5] VersionTTL in milliseconds. Operation arguments start at ARGV[6].
+--
+-- A user with nothing left (no connection, session or phone) keeps only
+-- v, st, sig and p, the offline presence with its version (contract §3.2),
+-- and the hash expires VersionTTL after that offline change. Any later
+-- state makes it persistent again.
 --
 -- Every script returns {code, ...}. code "ok" is followed by
 -- {changed 0|1, PRESENCE JSON, present before 0|1, present after 0|1}
@@ -34,6 +39,7 @@
 local K_USER = KEYS[1]
 local NOW = tonumber(ARGV[1])
 local SINCE, TENANT, USER = ARGV[2], ARGV[3], ARGV[4]
+local VERSION_TTL_MS = tonumber(ARGV[5])
 
 -- num renders an integer in full: tostring and redis.call would print a
 -- microsecond timestamp as 1.7642e+15 (Lua 5.1 uses %.14g).
@@ -86,6 +92,8 @@ local function load()
       u[f] = x
     end
   end
+  -- kept: only the offline version is left, and the hash has a TTL.
+  u.kept = u.v > 0 and u.nconns == 0 and next(u.ss) == nil and u.ph == ''
   return u
 end
 
@@ -200,9 +208,10 @@ local function current(u, ...)
 end
 
 -- commit recomputes the user's presence after the operation changed u,
--- stores it with a new version when the PRESENCE object changed, flushes
--- the buffered writes, and forgets a user with nothing left (no connection,
--- session or phone): the clock floor of the version rule keeps versions
+-- stores it with a new version when the PRESENCE object changed, and
+-- flushes the buffered writes. A user with nothing left (no connection,
+-- session or phone) keeps only the offline presence and its version, for
+-- VersionTTL; after that the clock floor of the version rule keeps versions
 -- increasing when they come back, exactly as presence.Memory does.
 local function commit(u, ...)
   local a = aggregate(u)
@@ -210,11 +219,11 @@ local function commit(u, ...)
   local old_sig = u.sig or signature(OFFLINE, '')
   local was = u.st ~= 'offline' and 1 or 0
   local is = a.status ~= 'offline' and 1 or 0
-  local changed, p = 0, u.p
+  local changed, p, v = 0, u.p, u.v
   if sig ~= old_sig then
     -- presence.NextVersion: above the previous version and never below the
     -- caller's clock, so versions never go back even after Redis lost them.
-    local v = u.v + 1
+    v = u.v + 1
     if NOW > v then v = NOW end
     p = presence_json(a, u.ph, v, SINCE)
     changed = 1
@@ -229,13 +238,22 @@ local function commit(u, ...)
     p = presence_json(OFFLINE, '', 0, '')
   end
   if u.ph == '' and u.nconns == 0 and next(u.ss) == nil then
-    redis.call('DEL', K_USER)
+    if changed == 1 or not u.kept then
+      redis.call('DEL', K_USER)
+      if v > 0 then
+        redis.call('HSET', K_USER, 'v', num(v), 'st', 'offline', 'sig', sig, 'p', p)
+        redis.call('PEXPIREAT', K_USER, num(math.floor(NOW / 1000) + VERSION_TTL_MS))
+      end
+    end
   else
     if #u.del > 0 then
       redis.call('HDEL', K_USER, unpack(u.del))
     end
     if #u.set > 0 then
       redis.call('HSET', K_USER, unpack(u.set))
+    end
+    if u.kept then
+      redis.call('PERSIST', K_USER)
     end
   end
   return {'ok', changed, p, was, is, ...}

@@ -3,14 +3,14 @@
 --
 -- KEYS[2] the connection's own key <prefix>:conn:{t:u}:<conn> (contract §5:
 -- visible while the connection is open).
--- ARGV[5] session, ARGV[6] connection id, ARGV[7] node, ARGV[8] device,
--- ARGV[9] bridge 0|1, ARGV[10] MaxConnsPerUser.
+-- ARGV[6] session, ARGV[7] connection id, ARGV[8] node, ARGV[9] device,
+-- ARGV[10] bridge 0|1, ARGV[11] MaxConnsPerUser.
 -- Returns {"too_many", count} or the commit reply plus {session created 0|1}.
 -- Retrying it changes nothing: the connection is a hash field, not a counter.
-local sid, conn, node = ARGV[5], ARGV[6], ARGV[7]
+local sid, conn, node = ARGV[6], ARGV[7], ARGV[8]
 local u = load()
 
-if not u.conns[conn] and u.nconns >= tonumber(ARGV[10]) then
+if not u.conns[conn] and u.nconns >= tonumber(ARGV[11]) then
   return {'too_many', u.nconns}
 end
 add_conn(u, conn, sid .. '|' .. node)
@@ -18,7 +18,7 @@ redis.call('SET', KEYS[2], sid .. '|' .. node)
 
 local s, created = u.ss[sid], 0
 if not s then
-  s = {d = ARGV[8], idle = false, bridge = ARGV[9] == '1', n = 0, g = 0}
+  s = {d = ARGV[9], idle = false, bridge = ARGV[10] == '1', n = 0, g = 0}
   u.ss[sid] = s
   created = 1
 end

@@ -2,12 +2,12 @@
 -- with no grace). Appended to common.lua.
 --
 -- KEYS[2] the connection's own key, deleted here.
--- ARGV[5] connection id, ARGV[6] when the session's grace ends in
+-- ARGV[6] connection id, ARGV[7] when the session's grace ends in
 -- microseconds, or 0 to end a session left without connections at once
 -- (its node died: no window can be reopening).
 -- Returns the commit reply plus {session ended 0|1, bridge 0|1, session}.
 -- A second run finds no connection and changes nothing (idempotent).
-local conn, grace_until = ARGV[5], tonumber(ARGV[6])
+local conn, grace_until = ARGV[6], tonumber(ARGV[7])
 local u = load()
 
 local raw = u.conns[conn]

@@ -1,7 +1,7 @@
 -- setphone.lua replaces the user's telephony overlay (Store.SetPhone).
 -- Appended to common.lua.
 --
--- ARGV[5] the phone as JSON (from Go's json.Marshal), or '' to remove it.
+-- ARGV[6] the phone as JSON (from Go's json.Marshal), or '' to remove it.
 local u = load()
-u.ph = ARGV[5]
+u.ph = ARGV[6]
 return commit(u)

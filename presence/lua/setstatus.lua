@@ -1,7 +1,7 @@
 -- setstatus.lua sets or clears the user's manual status (Store.SetStatus).
 -- Appended to common.lua.
 --
--- ARGV[5] status (online clears), ARGV[6] note.
+-- ARGV[6] status (online clears), ARGV[7] note.
 -- Returns {"offline"} when the user has no live non-bridge session: a manual
 -- status lasts only while the user is present (contract §3.1).
 local u = load()
@@ -12,9 +12,9 @@ end
 if live == 0 then
   return {'offline'}
 end
-if ARGV[5] == 'online' then
+if ARGV[6] == 'online' then
   u.m, u.n = '', ''
 else
-  u.m, u.n = ARGV[5], ARGV[6]
+  u.m, u.n = ARGV[6], ARGV[7]
 end
 return commit(u)

@@ -199,8 +199,8 @@ func (h *harness) checkPresence(where string, p presence.Presence, w want) {
 
 // observe checks the version rules against what the user was last seen with:
 // a change has a higher version and a different state; no change repeats the
-// state and version (or the never-seen offline presence, version 0, of a
-// user the store forgot).
+// state and version. An offline user keeps the version of its offline change
+// (§3.2): only the forgotten op accepts version 0 for a user seen before.
 func (h *harness) observe(where string, ch presence.Change) {
 	t := h.t
 	t.Helper()
@@ -210,7 +210,6 @@ func (h *harness) observe(where string, ch presence.Change) {
 	if !seen {
 		prev = presence.OfflinePresence(p.Tenant, p.User)
 	}
-	forgotten := p.Version == 0 && p.SameState(presence.OfflinePresence(p.Tenant, p.User)) && prev.Status == presence.Offline
 	switch {
 	case ch.Changed:
 		if p.Version <= prev.Version {
@@ -222,15 +221,12 @@ func (h *harness) observe(where string, ch presence.Change) {
 		if p.Since == "" {
 			t.Fatalf("%s: changed presence without since", where)
 		}
-	case forgotten:
 	default:
 		if p.Version != prev.Version || !p.SameState(prev) {
 			t.Fatalf("%s: %s/%s unchanged presence %+v differs from the last one %+v", where, p.Tenant, p.User, p, prev)
 		}
 	}
-	if !forgotten {
-		h.last[k] = p
-	}
+	h.last[k] = p
 }
 
 // Operations.
@@ -281,6 +277,32 @@ func get(u string) op {
 	return op{"get " + u, func(ctx context.Context, s presence.Store, _ time.Time) result {
 		p, err := s.Get(ctx, Tenant, u)
 		return result{change: &presence.Change{Presence: p}, err: err}
+	}}
+}
+
+// forgotten waits (wall clock, with a deadline) until the store answers u
+// as never seen: offline, version 0. Redis forgets by a key TTL, so this
+// is the one op that waits for real time. It leaves the harness' record of
+// u alone: the next change must still be above the version seen before.
+func forgotten(u string) op {
+	return op{"forgotten " + u, func(ctx context.Context, s presence.Store, _ time.Time) result {
+		for {
+			p, err := s.Get(ctx, Tenant, u)
+			if err != nil {
+				return result{err: err}
+			}
+			if p.Version == 0 {
+				if !p.SameState(presence.OfflinePresence(Tenant, u)) {
+					return result{err: fmt.Errorf("forgotten %s: version 0 with state %+v", u, p)}
+				}
+				return result{}
+			}
+			select {
+			case <-ctx.Done():
+				return result{err: fmt.Errorf("%s still has version %d: %w", u, p.Version, ctx.Err())}
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 	}}
 }
 

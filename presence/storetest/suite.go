@@ -10,7 +10,8 @@ import (
 // Options are the options of every scenario unless it changes them: the
 // contract's defaults.
 func Options() presence.Options {
-	return presence.Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw"}
+	return presence.Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw",
+		VersionTTL: 168 * time.Hour}
 }
 
 // Run runs the contract suite against fresh stores from newStore.
@@ -275,6 +276,34 @@ func scenarios() []scenario {
 			{8 * time.Second, connect(c1), online1},
 			{8 * time.Second, connect(c1), still(presence.Online, 1)},
 		}},
+		{name: "offline keeps its version", steps: []step{
+			{0, connect(c1), online1},
+			{1 * ms, disconnect(c1), still(presence.Online, 1)},
+			{6 * time.Second, expireDue(), want{ended: []string{"s1"}, status: presence.Offline}},
+			// get and getMany repeat the offline change's version (observe
+			// checks it), not version 0: a client holding u1 online takes it.
+			{7 * time.Second, get("u1"), still(presence.Offline, 0)},
+			{7 * time.Second, getMany("u1", "never-seen"), want{users: []string{"u1:offline", "never-seen:offline"}}},
+			{8 * time.Second, disconnect(c1), still(presence.Offline, 0)},
+			{9 * time.Second, setStatus("u1", presence.Busy, ""), want{err: presence.ErrOffline}},
+			{10 * time.Second, expireDue(), want{}},
+			{10 * time.Second, get("u1"), still(presence.Offline, 0)},
+			{11 * time.Second, connect(c1), online1},
+			{12 * time.Second, setPhone("u1", phone1001), want{changed: true, status: presence.Online, sessions: 1}},
+			{13 * time.Second, logout("u1", "s1"), want{changed: true, status: presence.Offline, conns: []string{"c1"}}},
+			{14 * time.Second, setPhone("u1", nil), want{changed: true, status: presence.Offline}},
+			{15 * time.Second, get("u1"), still(presence.Offline, 0)},
+		}},
+		{name: "an offline version is forgotten after the version TTL",
+			opt: func(o *presence.Options) { o.Grace, o.VersionTTL = 0, 2*time.Second }, steps: []step{
+				{0, connect(c1), online1},
+				{1 * ms, disconnect(c1), offline},
+				{2 * ms, get("u1"), still(presence.Offline, 0)},
+				{3 * time.Second, expireDue(), want{}},
+				{3 * time.Second, forgotten("u1"), want{}},
+				// Forgotten, yet the next change is above every version seen.
+				{4 * time.Second, connect(c1), online1},
+			}},
 		{name: "zero grace ends sessions at once", opt: func(o *presence.Options) { o.Grace = 0 }, steps: []step{
 			{0, connect(c1), online1},
 			{1 * ms, connect(c1child), still(presence.Online, 1)},
