@@ -241,9 +241,18 @@ func TestClusterNoConnKeysLeft(t *testing.T) {
 	}
 	closeTogether(clients[len(clients)/2:]...)
 	testenv.WaitFor(t, 5*time.Second, func() error {
-		for _, pattern := range []string{"pgw:conn:*", "pgw:user:*", "pgw:sid:*"} {
+		for _, pattern := range []string{"pgw:conn:*", "pgw:sid:*"} {
 			if keys := cl.keys(t, pattern); len(keys) > 0 {
 				return fmt.Errorf("%d keys %s left: %v", len(keys), pattern, keys)
+			}
+		}
+		// Of a user only the offline version is left, and it expires (§3.2).
+		for _, k := range cl.keys(t, "pgw:user:*") {
+			if f, err := cl.rdb.HLen(context.Background(), k).Result(); err != nil || f != 4 {
+				return fmt.Errorf("%s: %d fields (%v), want only the offline version", k, f, err)
+			}
+			if ttl, err := cl.rdb.PTTL(context.Background(), k).Result(); err != nil || ttl <= 0 {
+				return fmt.Errorf("%s: TTL %v (%v), want one", k, ttl, err)
 			}
 		}
 		return nil

@@ -181,7 +181,12 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
   private readonly inflight = new Map<number, Pending>();
   private readonly readyWaiters: Array<{ resolve: (w: Welcome) => void; reject: (e: Error) => void }> = [];
 
-  /** Highest version seen per user; never goes back (contract §3.2). */
+  /**
+   * Highest version per user on the current connection (contract §3.2):
+   * pushes at or below it are dropped. Cleared on every new connection, so
+   * its subscribe reply is the new starting point even where a version in it
+   * is lower (Redis may have restarted empty while the client was away).
+   */
   private readonly versions = new Map<string, number>();
   private readonly known = new Map<string, Presence>();
   /** Subscribed users, counted by the views that want them. */
@@ -596,6 +601,8 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
 
   private onWelcome(w: Welcome): void {
     clearTimeout(this.helloTimer);
+    // A new connection: what the old one delivered no longer orders anything.
+    this.versions.clear();
     this.lastWelcome = w;
     if (typeof w.session === 'string' && w.session) this.sessionId = w.session;
     if (typeof w.expires === 'number') this.expiresAt = w.expires;
@@ -725,11 +732,17 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
 
   // ---- presence -----------------------------------------------------------
 
-  /** Takes p if it is newer than what the client has for its user. */
+  /**
+   * Takes p if it is newer than what this connection delivered for its user
+   * (or the first on this connection). The same object the client already
+   * holds (a reconnect's snapshot of a user who did not change) is no change.
+   */
   private accept(p: Presence): boolean {
     const have = this.versions.get(p.user);
     if (have !== undefined && p.version <= have) return false;
     this.versions.set(p.user, p.version);
+    const old = this.known.get(p.user);
+    if (old && old.version === p.version && JSON.stringify(old) === JSON.stringify(p)) return false;
     this.known.set(p.user, p);
     this.emit('presence', p);
     for (const v of this.views) v.put(p);

@@ -334,3 +334,95 @@ describe('drain and restart (SIGTERM): 1001, reconnect with the same session, re
     }
   }, 60_000);
 });
+
+/**
+ * A WebSocket whose network the test controls: while `blocked`, new sockets go
+ * to a closed port (connection refused, the client keeps retrying);
+ * `cut()` drops the open ones as a network failure would (1006).
+ */
+function unreliableNetwork() {
+  const net = { blocked: false, sockets: [] as WebSocket[] };
+  class Unreliable extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(net.blocked ? 'ws://127.0.0.1:1/v1/ws' : url, protocols);
+      net.sockets.push(this);
+    }
+  }
+  return Object.assign(net, {
+    WebSocket: Unreliable as unknown as WebSocketConstructor,
+    cut() {
+      net.blocked = true;
+      for (const s of net.sockets.splice(0)) s.terminate();
+    },
+  });
+}
+
+describe('offline after a reconnect (contract §3.2: offline keeps its version; the new snapshot is the starting point)', () => {
+  const fast = { initialDelayMs: 100, maxDelayMs: 300, goingAwayJitterMs: 100 };
+
+  it('a user who went offline while the subscriber was away is shown offline after its reconnect', async () => {
+    const gw = await startGateway({ bin: inject('gatewayBin'), grace: '1s' });
+    try {
+      const tenant = uid('t');
+      const net = unreliableNetwork();
+      const watcher = client(gw, { sub: 'w', tenant }, { WebSocket: net.WebSocket, reconnect: fast });
+      const view = await watcher.subscribe(['u2']);
+      const u2 = client(gw, { sub: 'u2', tenant });
+      await waitFor('u2 online', () => view.get('u2')?.status === 'online');
+      const onlineVersion = view.get('u2')!.version;
+
+      net.cut();
+      u2.close();
+      // The store answers offline with the version of the offline change, above the
+      // online one the watcher holds (not version 0, which the watcher would drop).
+      const get = async () => {
+        const r = await fetch(`${gw.httpURL}/v1/presence/u2`, { headers: { Authorization: `Bearer ${gw.token({ sub: 'w', tenant })}` } });
+        return (await r.json()) as Presence;
+      };
+      const off = await waitFor('u2 offline on the server', async () => {
+        const p = await get();
+        return p.status === 'offline' ? p : undefined;
+      });
+      expect(off.version).toBeGreaterThan(onlineVersion);
+      expect(view.get('u2')!.status).toBe('online'); // the watcher is still away
+
+      net.blocked = false;
+      await waitFor('watcher back', () => watcher.rec.welcomes === 2, 15_000);
+      await waitFor('u2 offline in the view', () => view.get('u2')?.status === 'offline');
+      expect(view.get('u2')!.version).toBe(off.version);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('after a restart that lost every version, the lower versions of the new snapshot replace what the client held', async () => {
+    const bin = inject('gatewayBin');
+    const secret = 'restart-versions-secret-of-at-least-32-bytes';
+    // A long grace: u2 stays online on the first node until it is gone.
+    const gw1 = await startGateway({ bin, secret, grace: '60s' });
+    let gw2: Gateway | undefined;
+    try {
+      const tenant = uid('t');
+      const watcher = client(gw1, { sub: 'w', tenant }, { reconnect: fast });
+      const view = await watcher.subscribe(['u2']);
+      const u2 = client(gw1, { sub: 'u2', tenant }, { reconnect: fast });
+      await waitFor('u2 online', () => view.get('u2')?.status === 'online');
+      const held = view.get('u2')!.version;
+      u2.close(); // u2 is in its grace: still online for the watcher
+
+      // The node's in-process store dies with it: the restarted node has never seen u2.
+      await gw1.stop('SIGTERM');
+      gw2 = await startGateway({ bin, secret, grace: '1s', port: gw1.port });
+      await waitFor('watcher back', () => watcher.rec.welcomes === 2, 15_000);
+      await waitFor('u2 offline in the view', () => view.get('u2')?.status === 'offline');
+      expect(view.get('u2')!.version).toBeLessThan(held);
+      // From then on pushes order against the new snapshot: u2 coming back is shown.
+      const again = client(gw2, { sub: 'u2', tenant });
+      await again.ready();
+      await waitFor('u2 online again', () => view.get('u2')?.status === 'online');
+    } finally {
+      await gw1.stop();
+      await gw2?.stop();
+    }
+  }, 60_000);
+});

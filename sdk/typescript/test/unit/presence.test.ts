@@ -53,24 +53,30 @@ describe('version ordering', () => {
     expect(changes.map((c) => c.presence.version)).toEqual([3]);
   });
 
-  it('after a reconnect: re-subscribes everything, applies newer snapshot entries, keeps newer local ones', async () => {
-    const { h, ws, view, changes } = await subscribed(['u2', 'u3'], [presence('u2', 5), presence('u3', 7)]);
+  it('after a reconnect: re-subscribes everything, and the new snapshot replaces what the client held', async () => {
+    const { h, ws, view, changes, pushes } = await subscribed(['u2', 'u3', 'u4'], [presence('u2', 5), presence('u3', 7), presence('u4', 3)]);
     ws.serverClose(1001, 'shutdown');
     await vi.advanceTimersByTimeAsync(1000);
     const ws2 = await h.welcome();
     const sub = ws2.last('subscribe');
-    expect(sub.users).toEqual(['u2', 'u3']);
+    expect(sub.users).toEqual(['u2', 'u3', 'u4']);
     expect(sub.tenant).toBeUndefined();
-    // u2 changed while we were away (v8); the snapshot of u3 is older than what we hold (a
-    // node restart must never make versions go back, but if a reply is stale it is ignored).
-    ws2.ok('subscribe', { presence: [presence('u2', 8, 'offline'), presence('u3', 6, 'dnd')] });
+    // u2 went offline while we were away (v8). u3's snapshot has a lower version than the
+    // old connection delivered (Redis restarted empty meanwhile): it is the truth now and
+    // replaces what we held (contract §3.2), or u3 would stay online forever. u4 is unchanged.
+    ws2.ok('subscribe', { presence: [presence('u2', 8, 'offline'), presence('u3', 6, 'offline'), presence('u4', 3)] });
     await tick();
     expect(view.get('u2')).toMatchObject({ status: 'offline', version: 8 });
-    expect(view.get('u3')).toMatchObject({ status: 'online', version: 7 });
-    expect(changes.map((c) => [c.user, c.presence.version])).toEqual([['u2', 8]]);
-    // Pushes on the new connection are still ordered against what we hold.
+    expect(view.get('u3')).toMatchObject({ status: 'offline', version: 6 });
+    expect(h.client.presence('u3')).toMatchObject({ status: 'offline', version: 6 });
+    expect(changes.map((c) => [c.user, c.presence.version])).toEqual([['u2', 8], ['u3', 6]]);
+    expect(pushes.map((p) => [p.user, p.version])).toEqual([['u2', 8], ['u3', 6]]);
+    // From then on, pushes on the new connection at or below what it holds are dropped.
+    ws2.receive(presence('u3', 6, 'busy'));
+    ws2.receive(presence('u3', 5, 'busy'));
+    expect(view.get('u3')!.status).toBe('offline');
     ws2.receive(presence('u3', 7, 'busy'));
-    expect(view.get('u3')!.status).toBe('online');
+    expect(view.get('u3')).toMatchObject({ status: 'busy', version: 7 });
   });
 
   it('splits a subscription of more than 1000 users over several frames', async () => {
