@@ -10,8 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgw/pgw/internal/redisx"
+	"github.com/pgw/pgw/presence"
 )
 
 // redisState is the StateStore shared by all nodes. Keys (P is the prefix):
@@ -55,9 +57,15 @@ func (r *redisState) sessionKey(t, s string) string {
 }
 func (r *redisState) httpKey() string { return r.prefix + ":ipt:http" }
 
-// unavailable wraps a Redis failure so callers can classify it.
+// unavailable wraps a Redis failure with what the store was doing; only an
+// outage (redisx.Unavailable: Redis not answering, loading, failing over)
+// wraps ErrUnavailable (503, retry). A reply a retry would not change
+// (WRONGTYPE, a script error) stays a plain error: a bug or bad data, 500.
 func unavailable(op string, err error) error {
-	return fmt.Errorf("%s: %w (%w)", op, ErrUnavailable, err)
+	if redisx.Unavailable(err) {
+		return fmt.Errorf("%s: %w (%w)", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("telephony state: redis %s: %w", op, err)
 }
 
 func (r *redisState) Device(ctx context.Context, tenant, ext string) (Device, bool, error) {

@@ -639,6 +639,29 @@ func TestRedisStateUnavailable(t *testing.T) {
 	}
 }
 
+// TestRedisStateErrorsAreNotAllOutages: a reply a retry would not change
+// (WRONGTYPE on a key of the wrong type) is not ErrUnavailable (which the
+// gateway answers 503 "retry"), while Redis down is.
+func TestRedisStateErrorsAreNotAllOutages(t *testing.T) {
+	srv := testenv.Redis(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The tenant's ext index is a hash; make it a string.
+	if err := client.Set(ctx, "pgw:{acme}:ipt:ext", "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(NewRedisState(client, "pgw"), presence.NewMemory(presence.DefaultOptions()), Options{})
+	_, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}}, time.Now())
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("sync on a WRONGTYPE key: %v, want an error that is not ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("sync on a WRONGTYPE key: %v, want the cause named", err)
+	}
+}
+
 func TestRedisKeys(t *testing.T) {
 	srv := testenv.Redis(t)
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr})

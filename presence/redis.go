@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgw/pgw/internal/redisx"
 )
 
 // Redis is the production Store: the state of every user lives in Redis,
@@ -119,8 +121,8 @@ func (r *Redis) Ping(ctx context.Context) error {
 func (r *Redis) Close() error { return r.rdb.Close() }
 
 // fail wraps err with what the store was doing; errors of Redis not
-// answering (network, timeouts, a cluster or a replica not ready) also wrap
-// ErrUnavailable so callers retry and re-assert.
+// answering (redisx.Unavailable: network, timeouts, a cluster or a replica
+// not ready) also wrap ErrUnavailable so callers retry and re-assert.
 func (r *Redis) fail(op string, err error) error {
 	if redisUnavailable(err) {
 		return fmt.Errorf("presence: redis %s: %w: %w", op, ErrUnavailable, err)
@@ -128,18 +130,5 @@ func (r *Redis) fail(op string, err error) error {
 	return fmt.Errorf("presence: redis %s: %w", op, err)
 }
 
-func redisUnavailable(err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		for _, p := range []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "MOVED", "ASK"} {
-			if redis.HasErrorPrefix(err, p) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
-}
+// redisUnavailable is the one rule of which Redis failures are outages.
+func redisUnavailable(err error) bool { return redisx.Unavailable(err) }
