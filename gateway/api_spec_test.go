@@ -235,7 +235,7 @@ func (r apiResp) fields() []string {
 // and the operations routes Handler registers.
 func httpRoutes() []string {
 	return []string{routeGetPresence, routeQueryPresence, routeSetStatus, routeDeleteSession, routeIPTEvents, routeIPTSync,
-		"GET /v1/ws", "GET /livez", "GET /healthz", "GET /readyz", "GET /metrics", "GET /", "GET /board/"}
+		"GET /v1/ws", "POST /v1/ws", "GET /livez", "GET /healthz", "GET /readyz", "GET /metrics", "GET /", "GET /board/"}
 }
 
 func TestAPIOpenAPIListsEveryRoute(t *testing.T) {

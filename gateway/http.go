@@ -19,6 +19,7 @@ import (
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ws", n.serveWS)
+	mux.HandleFunc("POST /v1/ws", n.probeWS)
 	mux.HandleFunc("GET /livez", n.livez)
 	mux.HandleFunc("GET /healthz", n.livez)
 	mux.HandleFunc("GET /readyz", n.readyz)

@@ -3,10 +3,12 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,11 +20,12 @@ import (
 // scripts/cluster.sh fill its placeholders the same way.
 const nginxTemplate = "../deploy/nginx.conf"
 
-// startNginx runs nginx in the foreground in front of upstreams (host:port),
-// with deploy/nginx.conf filled in, its pid, logs and temp files in a
-// temporary directory and one worker (so round robin is one sequence). It
-// returns the proxy's host:port; the test's end stops nginx.
-func startNginx(t *testing.T, upstreams []string) string {
+// startNginx runs nginx in the foreground on listen (host:port) in front of
+// upstreams (host:port), with the shipped deploy/nginx.conf unchanged but
+// for its placeholders, its pid, logs and temp files in a temporary
+// directory and one worker (so round robin is one sequence). The test's end
+// stops nginx.
+func startNginx(t *testing.T, listen string, upstreams []string) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
@@ -33,7 +36,6 @@ func startNginx(t *testing.T, upstreams []string) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	var servers []string
 	for _, u := range upstreams {
 		servers = append(servers, "server "+u+" max_fails=1 fail_timeout=5s;")
@@ -79,18 +81,70 @@ func startNginx(t *testing.T, upstreams []string) string {
 	})
 	// nginx's error.log is in the failure output (the cleanup above).
 	testenv.WaitReady(t, 10*time.Second, "http://"+listen+"/livez", exited)
-	return listen
+}
+
+// freeAddr is 127.0.0.1 with a free port: never nginx's default 80, so a
+// proxy config that drops the port (Host $host) shows.
+func freeAddr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) }
+
+// nginx passes the Host the browser sent, port included ($http_host): an
+// upstream that builds URLs or checks names from Host behind a non-default
+// port must not see the port dropped ($host drops it).
+func TestNginxPassesHostWithPort(t *testing.T) {
+	var mu sync.Mutex
+	hosts := map[string]string{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts[r.URL.Path] = r.Host
+		mu.Unlock()
+	}))
+	defer up.Close()
+	listen := freeAddr(t)
+	startNginx(t, listen, []string{strings.TrimPrefix(up.URL, "http://")})
+	for _, path := range []string{"/v1/presence/u1", "/v1/ws"} {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		mu.Lock()
+		got := hosts[path]
+		mu.Unlock()
+		if got != listen {
+			t.Errorf("%s: upstream saw Host %q, want %q (the port kept)", path, got, listen)
+		}
+	}
 }
 
 func TestNginxMainAndChildOnDifferentNodes(t *testing.T) {
 	const grace = time.Second
-	cl := startCluster(t, 3, func(c *Config) { c.Grace = grace })
+	// The nodes know their public URL: nginx's address, on a non-default port.
+	proxy := freeAddr(t)
+	cl := startCluster(t, 3, func(c *Config) { c.Grace, c.PublicURL = grace, "http://"+proxy })
 	var upstreams []string
 	for _, n := range cl.nodes {
 		upstreams = append(upstreams, strings.TrimSuffix(strings.TrimPrefix(n.url, "ws://"), "/v1/ws"))
 	}
-	proxy := startNginx(t, upstreams)
+	startNginx(t, proxy, upstreams)
 	lb := &testNode{url: "ws://" + proxy + "/v1/ws", base: "http://" + proxy}
+
+	// A browser page loaded through nginx (the board) sends its origin:
+	// allowed on every node; another origin is refused with a problem that
+	// nginx passes through, and the probe says the same.
+	for range cl.nodes {
+		if got := dialStatus(t, lb.url, http.Header{"Origin": {"http://" + proxy}}); got != 101 {
+			t.Fatalf("upgrade through nginx with the page's origin: %d", got)
+		}
+		if got, code := probe(t, lb.base, http.Header{"Origin": {"http://" + proxy}}); got != http.StatusNoContent {
+			t.Fatalf("probe through nginx with the page's origin: %d %s", got, code)
+		}
+	}
+	if got := dialStatus(t, lb.url, http.Header{"Origin": {"http://evil.example"}}); got != http.StatusForbidden {
+		t.Fatalf("upgrade through nginx from another origin: %d", got)
+	}
+	if got, code := probe(t, lb.base, http.Header{"Origin": {"http://evil.example"}}); got != http.StatusForbidden || code != "forbidden" {
+		t.Fatalf("probe through nginx from another origin: %d %q", got, code)
+	}
 
 	w := watch(t, lb, "u1")
 	main, mw := connectUser(t, lb, "u1", "acme", "app", "main")

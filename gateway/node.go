@@ -180,26 +180,10 @@ func (n *Node) DevToken(ttl time.Duration) string {
 // serveWS upgrades GET /v1/ws. Origin and the header token are checked
 // before the upgrade so a refusal is an HTTP problem.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
-	if n.draining.Load() {
-		n.writeProblem(w, r, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID))
-		return
-	}
-	if err := n.origins.Check(r.Header, false); err != nil {
+	claims, err := n.admitUpgrade(r)
+	if err != nil {
 		n.writeProblem(w, r, err)
 		return
-	}
-	var claims *auth.Claims
-	if tok, present, err := auth.BearerToken(r); err != nil {
-		n.writeProblem(w, r, err)
-		return
-	} else if present {
-		cl, err := n.auth.Verify(tok)
-		if err != nil {
-			n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
-			n.writeProblem(w, r, err)
-			return
-		}
-		claims = &cl
 	}
 	ws, err := n.up.Upgrade(w, r, nil)
 	if err != nil {
@@ -221,6 +205,41 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	n.metrics.connects.Inc()
 	// A fresh goroutine (not the HTTP handler's) starts with a small stack.
 	go c.readLoop()
+}
+
+// admitUpgrade makes the checks done before a WebSocket upgrade: the node
+// is not draining, the browser Origin is allowed, a header token (if any)
+// is valid. It returns the header token's claims (nil without one).
+func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, error) {
+	if n.draining.Load() {
+		return nil, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID)
+	}
+	if err := n.origins.Check(r.Header, false); err != nil {
+		return nil, err
+	}
+	tok, present, err := auth.BearerToken(r)
+	if err != nil || !present {
+		return nil, err
+	}
+	cl, err := n.auth.Verify(tok)
+	if err != nil {
+		n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
+		return nil, err
+	}
+	return &cl, nil
+}
+
+// probeWS answers POST /v1/ws with what a WebSocket upgrade from the same
+// caller would get from admitUpgrade: 204 when it passes, else the same
+// problem. A browser hides the status of a refused upgrade (the page sees
+// only close 1006), so the board asks here why it could not connect; a POST
+// is used because a browser sends a same-origin GET without its Origin.
+func (n *Node) probeWS(w http.ResponseWriter, r *http.Request) {
+	if _, err := n.admitUpgrade(r); err != nil {
+		n.writeProblem(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // newConnID returns a random 96-bit id, URL-safe, a valid id token.
