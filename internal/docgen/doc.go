@@ -2,9 +2,10 @@
 // facts of the code, so they cannot drift: docs/errors.md (every problem
 // code with its HTTP status, title, WebSocket close code, reconnect rule and
 // meaning) and the close-code table of docs/protocol.md, both from
-// problem.Table().
+// problem.Table(), and the SDKs' machine-readable close-code table
+// (sdk/conformance/close-codes.json).
 //
-// It only reads package problem and writes those two documents (through its
+// It only reads package problem and writes those three files (through its
 // tests: `go generate ./internal/docgen` or
 // `go test ./internal/docgen -update`). It must not touch any other file.
 package docgen

@@ -2,6 +2,7 @@ package docgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"go/ast"
 	"go/parser"
@@ -290,5 +291,54 @@ func TestDocsCodeUsesScanner(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDocsCloseCodesJSON keeps the exported close-code table of the SDKs
+// (sdk/conformance/close-codes.json) equal to problem.Table().
+func TestDocsCloseCodesJSON(t *testing.T) {
+	path := repoRoot + "/" + CloseCodesPath
+	want := CloseCodesJSON()
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is out of date with problem.Table(): run `go generate ./internal/docgen`\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// TestCloseCodesJSONRules checks the exported table's SDK rule names against
+// the constants: a rule renamed or a row dropped fails here, not in an SDK.
+func TestCloseCodesJSONRules(t *testing.T) {
+	var f closeCodesFile
+	if err := json.Unmarshal(CloseCodesJSON(), &f); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]string{}
+	for _, c := range f.Codes {
+		got[c.Close] = c.Reconnect
+		if len(c.Reasons) == 0 {
+			t.Errorf("close %d has no reason", c.Close)
+		}
+	}
+	want := map[int]string{
+		problem.CloseNormal: "no", problem.CloseGoingAway: "at_once", problem.CloseUnsupported: "no",
+		problem.ClosePolicy: "backoff", problem.CloseTooBig: "no", problem.CloseProtocol: "no",
+		problem.CloseAuth: "new_token", problem.CloseForbidden: "no", problem.CloseHelloTimeout: "backoff",
+		problem.CloseTooMany: "backoff", problem.CloseInternal: "backoff",
+	}
+	for code, rule := range want {
+		if got[code] != rule {
+			t.Errorf("close %d: %q, want %q", code, got[code], rule)
+		}
+	}
+	if f.Unlisted != "backoff" {
+		t.Errorf("unlisted: %q, want backoff", f.Unlisted)
 	}
 }

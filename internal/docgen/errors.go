@@ -67,9 +67,9 @@ type closeRow struct {
 	reasons []string
 }
 
-// CloseCodesMarkdown renders the close-code table of docs/protocol.md: each
-// close code, the problem codes sent as its reason, and the reconnect rule.
-func CloseCodesMarkdown() []byte {
+// closeRows groups problem.Table() by close code, in close-code order, each
+// row listing the problem codes sent as its reason in table order.
+func closeRows() []closeRow {
 	var rows []closeRow
 	for _, in := range problem.Table() {
 		if in.Close == 0 {
@@ -80,13 +80,23 @@ func CloseCodesMarkdown() []byte {
 			rows = append(rows, closeRow{close: in.Close})
 			i = len(rows) - 1
 		}
-		rows[i].reasons = append(rows[i].reasons, "`"+string(in.Code)+"`")
+		rows[i].reasons = append(rows[i].reasons, string(in.Code))
 	}
 	slices.SortFunc(rows, func(a, b closeRow) int { return a.close - b.close })
+	return rows
+}
+
+// CloseCodesMarkdown renders the close-code table of docs/protocol.md: each
+// close code, the problem codes sent as its reason, and the reconnect rule.
+func CloseCodesMarkdown() []byte {
 	var b bytes.Buffer
 	b.WriteString("| close code | reason (the problem `code`) | reconnect |\n|---|---|---|\n")
-	for _, r := range rows {
-		reasons := strings.Join(r.reasons, ", ")
+	for _, r := range closeRows() {
+		quoted := make([]string, len(r.reasons))
+		for i, c := range r.reasons {
+			quoted[i] = "`" + c + "`"
+		}
+		reasons := strings.Join(quoted, ", ")
 		if r.close == problem.CloseProtocol {
 			reasons += "; also any other problem that refuses `hello` (e.g. `invalid_argument`)"
 		}

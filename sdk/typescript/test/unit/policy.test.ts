@@ -1,27 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, defaultBackoff, reconnectDelay, reconnectRule } from '../../src/index.js';
+import { backoffDelay, defaultBackoff, reconnectDelay } from '../../src/index.js';
 
-describe('close-code table (contract §6)', () => {
-  it.each([
-    [1000, 'no'],
-    [1001, 'at_once'],
-    [1003, 'no'],
-    [1008, 'backoff'],
-    [1009, 'no'],
-    [4400, 'no'],
-    [4401, 'new_token'],
-    [4403, 'no'],
-    [4408, 'backoff'],
-    [4429, 'backoff'],
-    [4500, 'backoff'],
-    // Not in the table: transport faults, retried with backoff.
-    [1005, 'backoff'],
-    [1006, 'backoff'],
-    [1011, 'backoff'],
-  ])('close %i → %s', (code, rule) => {
-    expect(reconnectRule(code)).toBe(rule);
-  });
-});
+// The close-code → rule table itself is checked against sdk/conformance/close-codes.json
+// (generated from problem.Table()) in conformance.test.ts.
 
 describe('backoff with full jitter', () => {
   const opts = { initialDelayMs: 500, maxDelayMs: 30_000, goingAwayJitterMs: 1_000 };
