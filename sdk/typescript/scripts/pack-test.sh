@@ -28,7 +28,7 @@ npm install --silent --no-audit --no-fund --offline "$tmp/$tarball"
 
 node --input-type=module -e '
 import * as m from "@pgw/client";
-const want = ["connect", "PgwClient", "PgwError", "PgwArgumentError", "PgwConnectionError", "PresenceView", "sharedSession", "createSessionId", "reconnectRule"];
+const want = ["createApi", "PgwApiError", "connect", "PgwClient", "PgwError", "PgwArgumentError", "PgwConnectionError", "PresenceView", "sharedSession", "createSessionId", "reconnectRule"];
 for (const k of want) if (!(k in m)) throw new Error("import: missing export " + k);
 if (m.reconnectRule(1001) !== "at_once") throw new Error("import: reconnectRule broken");
 try { m.connect({}); throw new Error("no throw"); } catch (e) { if (!(e instanceof m.PgwArgumentError) || !/"url"/.test(e.message)) throw e; }
@@ -36,7 +36,7 @@ console.log("pack-test: import ok (" + Object.keys(m).length + " exports)");
 '
 node -e '
 const m = require("@pgw/client");
-for (const k of ["connect", "PgwError", "PresenceView", "sharedSession"]) if (typeof m[k] !== "function") throw new Error("require: missing export " + k);
+for (const k of ["connect", "createApi", "PgwApiError", "PgwError", "PresenceView", "sharedSession"]) if (typeof m[k] !== "function") throw new Error("require: missing export " + k);
 if (m.reconnectRule(4403) !== "no") throw new Error("require: reconnectRule broken");
 if (!m.createSessionId().match(m.ID_PATTERN)) throw new Error("require: createSessionId broken");
 console.log("pack-test: require ok");
@@ -44,8 +44,9 @@ console.log("pack-test: require ok");
 
 # Types under node16 resolution, from an ES module and from a CommonJS one.
 cat > esm.mts <<'TS'
-import { connect, type Presence, PgwError } from '@pgw/client';
+import { connect, createApi, type Presence, type PgwApi, PgwError } from '@pgw/client';
 const p: Presence | undefined = undefined;
+export const api: PgwApi = createApi({ baseUrl: 'http://127.0.0.1:8080', token: 't' });
 export const f = (): typeof connect => connect;
 export const e: typeof PgwError = PgwError;
 void p;

@@ -32,3 +32,19 @@ export type { SessionWindow } from './session.js';
 export { ID_PATTERN, MAX_NOTE_LENGTH, MAX_USERS_PER_FRAME } from './validate.js';
 export type { Listener } from './emitter.js';
 export type * from './types.js';
+export { createApi, PgwApiError, MAX_QUERY_USERS, MAX_EVENTS } from './api.js';
+export type {
+  AbortSignalLike,
+  ApiOptions,
+  ApiPresence,
+  FetchInit,
+  FetchResponseLike,
+  CallOptions,
+  FetchLike,
+  IPTEvent,
+  IPTEventsResult,
+  IPTSyncResult,
+  PgwApi,
+  StatusName,
+  SyncDevice,
+} from './api.js';

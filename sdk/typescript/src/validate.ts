@@ -13,7 +13,8 @@ const MANUAL_STATUSES = ['online', 'away', 'busy', 'dnd'] as const;
 const DEVICES = ['desktop', 'web', 'mobile', 'bridge'] as const;
 const WINDOWS = ['main', 'child'] as const;
 
-function describe(v: unknown): string {
+/** How a bad value reads in an error message (strings quoted, cut after 40 characters). */
+export function describe(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (v === null) return 'null';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
