@@ -31,7 +31,8 @@ type Config struct {
 	// URL of the NATS server(s), comma-separated for a cluster. Empty starts
 	// an embedded server on 127.0.0.1 with a random port (the default mode).
 	URL string
-	// Prefix of every subject (PGW_PREFIX). Default "pgw".
+	// Prefix of every subject (PGW_PREFIX). Required: the deployment's
+	// default lives with the gateway's settings, not here.
 	Prefix string
 	// Node is this node's id; its control subject is <prefix>.node.<Node>.
 	Node string
@@ -95,7 +96,7 @@ type sub struct {
 // and subscribes to the node's control subject.
 func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 	if cfg.Prefix == "" {
-		cfg.Prefix = "pgw"
+		return nil, errors.New("bus: Config.Prefix is empty")
 	}
 	if cfg.TenantWildcardAt <= 0 {
 		cfg.TenantWildcardAt = 64

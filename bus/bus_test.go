@@ -89,7 +89,7 @@ func waitCount(t *testing.T, f func() int, want int) {
 
 func open(t *testing.T, url, node string, r *recorder, wildcardAt int) *Bus {
 	t.Helper()
-	b, err := Open(context.Background(), Config{URL: url, Node: node, TenantWildcardAt: wildcardAt,
+	b, err := Open(context.Background(), Config{URL: url, Prefix: "pgw", Node: node, TenantWildcardAt: wildcardAt,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, r.handlers())
 	if err != nil {
 		t.Fatal(err)

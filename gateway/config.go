@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/gateway/origin"
+	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
 )
 
@@ -120,18 +121,21 @@ type Config struct {
 	ExpiringNotice time.Duration
 }
 
-// DefaultConfig returns the contract's defaults (§6, §8).
+// DefaultConfig returns the contract's defaults (§6, §8). The rules'
+// parameters are the packages' own defaults (presence.DefaultOptions,
+// ipt.DefaultOptions), so a package used alone behaves as the gateway does.
 func DefaultConfig() Config {
+	p, t := presence.DefaultOptions(), ipt.DefaultOptions()
 	return Config{
 		Addr:             "127.0.0.1:8080",
-		Prefix:           "pgw",
+		Prefix:           p.Prefix,
 		LogFormat:        "text",
 		LogLevel:         "info",
-		Grace:            5 * time.Second,
-		NodeTTL:          8 * time.Second,
+		Grace:            p.Grace,
+		NodeTTL:          p.NodeTTL,
 		Drain:            10 * time.Second,
-		BridgeTTL:        30 * time.Second,
-		VersionTTL:       168 * time.Hour,
+		BridgeTTL:        t.BridgeTTL,
+		VersionTTL:       p.VersionTTL,
 		Heartbeat:        25 * time.Second,
 		PongWait:         60 * time.Second,
 		HelloWait:        10 * time.Second,
@@ -141,7 +145,7 @@ func DefaultConfig() Config {
 		RateSustain:      5 * time.Second,
 		OutboundQueue:    256,
 		MaxSubscriptions: 10000,
-		MaxConnsPerUser:  32,
+		MaxConnsPerUser:  p.MaxConnsPerUser,
 		MaxBatch:         1000,
 		MaxBody:          1 << 20,
 		ExpiringNotice:   60 * time.Second,

@@ -22,35 +22,42 @@ func (s setting) flagName() string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "PGW_")), "_", "-")
 }
 
+// settings lists every setting. It is the one place a setting is declared:
+// LoadConfig reads the flags and variables from it, `gateway serve -h` prints
+// its usage, and the settings table of docs/operations.md is generated from
+// it (internal/docgen; after adding one run `go generate ./internal/docgen`).
+// A usage is plain text (no backquotes: package flag would take the first
+// quoted word for the value's name); one whose default is empty says what
+// empty means, as "empty: ...".
 func (c *Config) settings() []setting {
 	return []setting{
-		{"PGW_ADDR", "listen address (WebSocket, HTTP API, health, metrics)", (*strVal)(&c.Addr)},
-		{"PGW_REDIS_URL", "redis://host:port/db, or comma-separated host:port for Redis Cluster; empty: in-process store", (*strVal)(&c.RedisURL)},
-		{"PGW_NATS_URL", "nats://host:port, comma-separated for a cluster; empty: embedded NATS server", (*strVal)(&c.NATSURL)},
-		{"PGW_JWT_SECRET", "HS256 secret; empty: a random one, and a dev token is logged", (*strVal)(&c.JWTSecret)},
-		{"PGW_JWT_KEYS", "PEM or JWKS file of public keys (RS256/ES256/EdDSA) chosen by kid", (*strVal)(&c.JWTKeys)},
-		{"PGW_JWT_AUDIENCE", "required token audience; empty: not checked", (*strVal)(&c.JWTAudience)},
-		{"PGW_JWT_ISSUER", "required token issuer; empty: not checked", (*strVal)(&c.JWTIssuer)},
-		{"PGW_JWT_ALGORITHMS", "comma-separated accepted algorithms (HS256, RS256, ES256, EdDSA); empty: those of the configured keys", (*listVal)(&c.JWTAlgorithms)},
+		{"PGW_ADDR", "listen address: WebSocket /v1/ws, HTTP API, /livez, /readyz, /metrics", (*strVal)(&c.Addr)},
+		{"PGW_REDIS_URL", "redis://host:port/db (also rediss://), or several comma-separated host:port for Redis Cluster; required for more than one node; empty: in-process store (one node only)", (*strVal)(&c.RedisURL)},
+		{"PGW_NATS_URL", "nats://host:port, comma-separated for a cluster; required for more than one node; empty: embedded NATS server (one node only)", (*strVal)(&c.NATSURL)},
+		{"PGW_JWT_SECRET", "HS256 secret (use 32+ random bytes); empty: a random one, and a dev token is logged", (*strVal)(&c.JWTSecret)},
+		{"PGW_JWT_KEYS", "PEM or JWKS file of public keys (RS256/ES256/EdDSA) chosen by kid; empty: none", (*strVal)(&c.JWTKeys)},
+		{"PGW_JWT_AUDIENCE", "required token audience (aud); empty: not checked", (*strVal)(&c.JWTAudience)},
+		{"PGW_JWT_ISSUER", "required token issuer (iss); empty: not checked", (*strVal)(&c.JWTIssuer)},
+		{"PGW_JWT_ALGORITHMS", "comma-separated pinned algorithms (HS256, RS256, ES256, EdDSA); empty: HS256 with a secret, plus the algorithms of the configured keys", (*listVal)(&c.JWTAlgorithms)},
 		{"PGW_JWT_LEEWAY", "clock skew allowed on exp, nbf and iat", (*durVal)(&c.JWTLeeway)},
-		{"PGW_NODE_ID", "node id; empty: host name + random suffix", (*strVal)(&c.NodeID)},
-		{"PGW_GRACE", "session grace after its last connection closed", (*durVal)(&c.Grace)},
-		{"PGW_NODE_TTL", "a node missing its heartbeat this long is dead", (*durVal)(&c.NodeTTL)},
-		{"PGW_ALLOWED_ORIGINS", "comma-separated browser origins allowed (file://, app://x, https://h, null); * allows any but null", (*listVal)(&c.AllowedOrigins)},
-		{"PGW_PUBLIC_URL", "the URL browsers reach the gateway at: its origin is the gateway's own; empty: http:// + PGW_ADDR", (*strVal)(&c.PublicURL)},
-		{"PGW_PREFIX", "Redis key and NATS subject prefix", (*strVal)(&c.Prefix)},
+		{"PGW_NODE_ID", "the node's id (in welcome, Redis, NATS); keep it stable per host; empty: host name + random suffix", (*strVal)(&c.NodeID)},
+		{"PGW_GRACE", "a session outlives its last connection this long (reload, window switch, network blip)", (*durVal)(&c.Grace)},
+		{"PGW_NODE_TTL", "a node that missed heartbeats (every TTL/4) this long is dead; its connections are removed by the reaper, which every node runs every TTL/8 (at most 1s)", (*durVal)(&c.NodeTTL)},
+		{"PGW_ALLOWED_ORIGINS", "comma-separated browser origins allowed (file://, app://name, https://host, null); * allows any but null (which must be listed itself); requests without an Origin header pass unless a login cookie authenticates them; an empty Origin header is refused; empty: only the gateway's own origin", (*listVal)(&c.AllowedOrigins)},
+		{"PGW_PUBLIC_URL", "the URL browsers reach the gateway at (e.g. https://pgw.example.com behind nginx): its origin is the gateway's own, always allowed, never taken from the request's Host; set it whenever browsers do not use PGW_ADDR itself; empty: http:// + PGW_ADDR", (*strVal)(&c.PublicURL)},
+		{"PGW_PREFIX", "Redis key and NATS subject prefix (one deployment per prefix)", (*strVal)(&c.Prefix)},
 		{"PGW_LOG_FORMAT", "text or json", (*strVal)(&c.LogFormat)},
 		{"PGW_LOG_LEVEL", "debug, info, warn or error", (*strVal)(&c.LogLevel)},
-		{"PGW_DRAIN", "how long a shutdown spreads its 1001 closes", (*durVal)(&c.Drain)},
-		{"PGW_BRIDGE_TTL", "an HTTP-only bridge is connected while it posts this often", (*durVal)(&c.BridgeTTL)},
-		{"PGW_VERSION_TTL", "an offline user keeps the version of its offline change this long", (*durVal)(&c.VersionTTL)},
+		{"PGW_DRAIN", "a shutdown spreads its 1001 closes over this long", (*durVal)(&c.Drain)},
+		{"PGW_BRIDGE_TTL", "an HTTP-only bridge counts as connected while it posts this often", (*durVal)(&c.BridgeTTL)},
+		{"PGW_VERSION_TTL", "an offline user keeps the version of its offline change this long (GET, query, subscribe answer offline with it), then is forgotten (version 0)", (*durVal)(&c.VersionTTL)},
 		{"PGW_HEARTBEAT", "WebSocket ping period", (*durVal)(&c.Heartbeat)},
-		{"PGW_PONG_WAIT", "close a connection silent this long", (*durVal)(&c.PongWait)},
-		{"PGW_HELLO_WAIT", "time a new connection has to send hello", (*durVal)(&c.HelloWait)},
-		{"PGW_MAX_FRAME", "inbound frame limit in bytes", (*int64Val)(&c.MaxFrame)},
-		{"PGW_RATE_LIMIT", "frames per second per connection", (*floatVal)(&c.RateLimit)},
-		{"PGW_RATE_BURST", "frame burst per connection", (*intVal)(&c.RateBurst)},
-		{"PGW_RATE_SUSTAIN", "close a connection 4429 whose frames are dropped this long without a quiet second", (*durVal)(&c.RateSustain)},
+		{"PGW_PONG_WAIT", "a connection silent this long is closed (must be above PGW_HEARTBEAT; keep the load balancer's read timeout above it)", (*durVal)(&c.PongWait)},
+		{"PGW_HELLO_WAIT", "time a new connection has to send hello (else 4408)", (*durVal)(&c.HelloWait)},
+		{"PGW_MAX_FRAME", "inbound frame limit in bytes (else 1009)", (*int64Val)(&c.MaxFrame)},
+		{"PGW_RATE_LIMIT", "frames per second per connection; the same budget bounds one user's writes (frames and HTTP requests that reach the store) over all its connections on one node, and HTTP requests per principal", (*floatVal)(&c.RateLimit)},
+		{"PGW_RATE_BURST", "frame burst per connection (and of the budgets of PGW_RATE_LIMIT)", (*intVal)(&c.RateBurst)},
+		{"PGW_RATE_SUSTAIN", "a connection whose frames keep being dropped this long, with no quiet second in between, is closed 4429", (*durVal)(&c.RateSustain)},
 		{"PGW_OUTBOUND_QUEUE", "frames queued for a slow client before 1008 slow_consumer", (*intVal)(&c.OutboundQueue)},
 		{"PGW_MAX_SUBSCRIPTIONS", "users one connection may watch", (*intVal)(&c.MaxSubscriptions)},
 		{"PGW_MAX_CONNS_PER_USER", "connections per user over all nodes", (*intVal)(&c.MaxConnsPerUser)},
@@ -58,6 +65,23 @@ func (c *Config) settings() []setting {
 		{"PGW_MAX_BODY", "HTTP request body limit in bytes", (*int64Val)(&c.MaxBody)},
 		{"PGW_EXPIRING_NOTICE", "how long before exp the expiring frame is sent", (*durVal)(&c.ExpiringNotice)},
 	}
+}
+
+// SettingDoc is one setting as documented: its variable, flag, default as
+// the flag prints it ("" when empty) and usage.
+type SettingDoc struct {
+	Env, Flag, Default, Usage string
+}
+
+// Settings lists every setting with DefaultConfig's values, in declaration
+// order, for generated documentation (internal/docgen).
+func Settings() []SettingDoc {
+	c := DefaultConfig()
+	var out []SettingDoc
+	for _, s := range c.settings() {
+		out = append(out, SettingDoc{Env: s.env, Flag: s.flagName(), Default: s.val.String(), Usage: s.usage})
+	}
+	return out
 }
 
 // LoadConfig builds a Config from the defaults, then the PGW_* variables
@@ -91,7 +115,18 @@ func (v *strVal) Set(s string) error { *v = strVal(s); return nil }
 
 type durVal time.Duration
 
-func (v *durVal) String() string { return time.Duration(*v).String() }
+// String drops the zero units Duration.String adds ("1m0s" is "1m",
+// "168h0m0s" is "168h"), so -h and the docs print what one would write.
+func (v *durVal) String() string {
+	out := time.Duration(*v).String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
 func (v *durVal) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil {

@@ -39,7 +39,7 @@ type redisState struct {
 // under prefix (PGW_PREFIX, default "pgw").
 func NewRedisState(client redis.UniversalClient, prefix string) StateStore {
 	if prefix == "" {
-		prefix = "pgw"
+		prefix = presence.DefaultOptions().Prefix
 	}
 	return &redisState{c: client, prefix: prefix}
 }

@@ -42,16 +42,23 @@ type Service struct {
 	opt      Options
 }
 
+// DefaultOptions returns the defaults: the presence store's grace (it is
+// the same grace) and a 30s bridge TTL.
+func DefaultOptions() Options {
+	return Options{Grace: presence.DefaultOptions().Grace, BridgeTTL: 30 * time.Second}
+}
+
 // NewService returns a Service keeping devices in state and writing phone
-// overlays to presence.
-func NewService(state StateStore, presence presence.Store, opt Options) *Service {
+// overlays to store. Zero fields of opt take DefaultOptions.
+func NewService(state StateStore, store presence.Store, opt Options) *Service {
+	def := DefaultOptions()
 	if opt.Grace <= 0 {
-		opt.Grace = 5 * time.Second
+		opt.Grace = def.Grace
 	}
 	if opt.BridgeTTL <= 0 {
-		opt.BridgeTTL = 30 * time.Second
+		opt.BridgeTTL = def.BridgeTTL
 	}
-	return &Service{state: state, presence: presence, opt: opt}
+	return &Service{state: state, presence: store, opt: opt}
 }
 
 // Options returns the options in effect (defaults applied).

@@ -52,27 +52,7 @@ func TestDocsErrorsMatchTable(t *testing.T) {
 }
 
 func TestDocsProtocolCloseCodes(t *testing.T) {
-	doc, err := os.ReadFile(protocolPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(doc)
-	i := strings.Index(text, closeBegin)
-	j := strings.Index(text, closeEnd)
-	if i < 0 || j < i {
-		t.Fatalf("%s has no close-code table between %q and %q", protocolPath, strings.TrimSpace(closeBegin), closeEnd)
-	}
-	want := string(CloseCodesMarkdown())
-	if *update {
-		text = text[:i+len(closeBegin)] + want + text[j:]
-		if err := os.WriteFile(protocolPath, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		j = strings.Index(text, closeEnd)
-	}
-	if got := text[i+len(closeBegin) : j]; got != want {
-		t.Fatalf("the close-code table of %s is out of date with problem.Table(): run `go generate ./internal/docgen`\ngot:\n%s\nwant:\n%s", protocolPath, got, want)
-	}
+	checkSection(t, protocolPath, closeBegin, closeEnd, string(CloseCodesMarkdown()), "close-code table (from problem.Table())")
 }
 
 // TestDocsCloseCodeRows checks the generated table against the constants

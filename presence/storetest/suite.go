@@ -9,10 +9,7 @@ import (
 
 // Options are the options of every scenario unless it changes them: the
 // contract's defaults.
-func Options() presence.Options {
-	return presence.Options{Grace: 5 * time.Second, NodeTTL: 8 * time.Second, MaxConnsPerUser: 32, Prefix: "pgw",
-		VersionTTL: 168 * time.Hour}
-}
+func Options() presence.Options { return presence.DefaultOptions() }
 
 // Run runs the contract suite against fresh stores from newStore.
 func Run(t *testing.T, newStore Factory) {
