@@ -184,3 +184,40 @@ describe('board on the real gateway', () => {
     await waitFor('the board to still be live', 1000, async () => (await page.locator('#conn').getAttribute('data-state')) === 'live');
   });
 });
+
+// A page whose origin the gateway refuses (opened under another name than
+// PGW_PUBLIC_URL, or behind a proxy the nodes were not told about) gets a
+// 403 the browser hides: the WebSocket only closes 1006. The board asks
+// POST /v1/ws why and says so, instead of retrying "code 1006" forever.
+describe('board on a gateway that refuses the page\'s origin', () => {
+  let gw, browser;
+
+  before(async () => {
+    gw = await startGateway({
+      bin: gatewayBinary(), secret: crypto.randomBytes(32).toString('hex'),
+      extraArgs: ['--public-url', 'http://pgw.example.test'],
+    });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gw?.stop();
+  });
+
+  test('says the origin is refused and how to fix it, and stops retrying', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const seen = observe(page);
+    await page.goto(gw.origin + '/board/#token=' + gw.token('ops-admin', TENANT, 'admin'));
+    await page.locator('#conn[data-state="closed"]').waitFor({ timeout: 15_000 });
+    const text = await page.locator('#conn-text').textContent();
+    assert.match(text, new RegExp(`^Closed: the gateway refuses this page's origin ${gw.origin.replace(/[.]/g, '\\.')} \\(Origin: .*not allowed.*\\)\\. Open the board at the gateway's public URL \\(PGW_PUBLIC_URL\\), or add this origin to PGW_ALLOWED_ORIGINS$`));
+    assert.ok(await page.locator('#conn-retry').isVisible(), 'a retry button after the settings are fixed');
+    // No reconnect was scheduled: one socket, one probe.
+    await new Promise((r) => setTimeout(r, 1500)); // a retry would come within 1 s (backoff base 500 ms)
+    assert.equal(seen.sockets.length, 1, `sockets opened: ${seen.sockets}`);
+    assert.equal(await page.locator('#conn').getAttribute('data-state'), 'closed');
+    assert.deepEqual(seen.pageErrors, []);
+    await page.close();
+  });
+});

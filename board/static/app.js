@@ -57,6 +57,7 @@
     token: "",
     session: newSessionID(),
     socket: null, // the current WebSocket, or null
+    connects: 0, // connect() calls: an answer for an older attempt is dropped
     nextID: 1,
     helloID: 0,
     subscribeID: 0,
@@ -150,6 +151,7 @@
       setConn("idle", "Not connected: enter a token");
       return;
     }
+    state.connects++;
     state.retryAt = 0;
     state.bye = "";
     state.expiring = false;
@@ -163,8 +165,10 @@
       return;
     }
     state.socket = ws;
+    let opened = false;
     ws.onopen = () => {
       if (ws !== state.socket) return;
+      opened = true;
       state.helloID = state.nextID++;
       send(ws, {
         type: "hello", id: state.helloID, token: state.token, session: state.session,
@@ -185,8 +189,32 @@
     ws.onclose = (ev) => {
       if (ws !== state.socket) return; // a socket we dropped on purpose
       state.socket = null;
-      onClose(ev.code, ev.reason);
+      if (opened) {
+        onClose(ev.code, ev.reason);
+        return;
+      }
+      // Refused before it opened: the browser hides the HTTP answer (the
+      // page sees 1006), so ask the gateway why (POST /v1/ws answers what
+      // the upgrade got). A restart meanwhile makes the answer moot.
+      const gen = state.connects;
+      whyRefused().then((why) => {
+        if (gen === state.connects && !state.socket) onClose(ev.code, ev.reason, why);
+      });
     };
+  }
+
+  /** whyRefused asks POST /v1/ws what an upgrade from this page gets: null
+   *  when it would pass (or the answer is not a problem: an older gateway, a
+   *  proxy), else {status, code, detail}; status 0 when nothing answers. */
+  async function whyRefused() {
+    try {
+      const r = await fetch(location.origin + "/v1/ws", { method: "POST", cache: "no-store", credentials: "omit" });
+      if (!(r.headers.get("content-type") || "").startsWith("application/problem+json")) return null;
+      const p = await r.json();
+      return { status: r.status, code: String(p.code || ""), detail: String(p.detail || "HTTP " + r.status) };
+    } catch (err) {
+      return { status: 0, code: "unreachable", detail: "the gateway does not answer at " + location.origin };
+    }
   }
 
   function send(ws, frame) {
@@ -248,16 +276,27 @@
     notice("The gateway answered: " + text);
   }
 
-  function onClose(code, reason) {
+  function onClose(code, reason, refused) {
     const why = reason || state.bye || CLOSE_NAME[code] || "closed";
-    const label = "code " + code + ", " + why;
-    const rule = CLOSE_RULE[code] || "backoff";
+    let label = "code " + code + ", " + why;
+    let rule = CLOSE_RULE[code] || "backoff";
+    if (refused && refused.status === 403) {
+      // Retrying cannot help until the gateway's settings change.
+      label = "the gateway refuses this page's origin " + location.origin + " (" + refused.detail +
+        "). Open the board at the gateway's public URL (PGW_PUBLIC_URL), or add this origin to PGW_ALLOWED_ORIGINS";
+      rule = "stop-retryable";
+    } else if (refused) {
+      label = "code " + code + ", " + (refused.status ? refused.code + ": " : "") + refused.detail;
+    }
     if (state.liveSince && Date.now() - state.liveSince >= STABLE_MS) state.attempt = 0;
     state.liveSince = 0;
     markAllUnknown();
     switch (rule) {
       case "stop":
         closed(label, false);
+        return;
+      case "stop-retryable":
+        closed(label, true);
         return;
       case "token":
         closed(label + ". Enter a new token to reconnect.", false);
