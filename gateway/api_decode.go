@@ -43,7 +43,7 @@ func checkJSONType(ct string) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return problem.New(problem.UnsupportedMedia, "Content-Type %q is not JSON: send application/json", truncate(ct, 60))
+		return problem.New(problem.UnsupportedMedia, "Content-Type %q is not JSON: send application/json", problem.Excerpt(ct, 60))
 	}
 	return nil
 }

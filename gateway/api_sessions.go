@@ -30,7 +30,7 @@ func (a *api) deleteSession(ctx context.Context, w http.ResponseWriter, r *http.
 	if user != cl.Subject && !cl.HasRole(auth.RoleAdmin) {
 		return problem.New(problem.Forbidden, "session %q belongs to another user: only that user or a token with role admin may end it", session)
 	}
-	if err := a.n.logoutSession(ctx, tenant, user, session); err != nil {
+	if err := a.n.logoutSession(ctx, tenant, user, session, nil); err != nil {
 		if errors.Is(err, presence.ErrUnknownSession) {
 			// It ended meanwhile (grace, another logout).
 			return unknownSession(session)

@@ -37,6 +37,9 @@ type conn struct {
 	tenant, user, session string
 	bridge, admin         bool
 	info                  presence.ConnInfo
+	// watching: the bus interest hello took (call events and the user's
+	// own presence); given back once, by dropConn or a refused hello.
+	watching bool
 
 	// Reader goroutine only.
 	limiter *rate.Limiter

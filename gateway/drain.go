@@ -54,7 +54,11 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 // Shutdown drains the node's connections (bye + 1001 spread over the drain
 // window), waits a bounded time for them to go, removes the node's state
 // from the store, publishes the resulting presence, and stops everything.
-// It is safe to call more than once.
+// When ctx ends first, the remaining connections are closed at once and
+// the store clean-up gets what is left of ctx (at most 5s): what it could
+// not remove in time, the other nodes reap after PGW_NODE_TTL. It closes
+// only what the node opened (never a store of Deps.Store). It is safe to
+// call more than once.
 func (n *Node) Shutdown(ctx context.Context) {
 	n.stopOnce.Do(func() {
 		n.draining.Store(true)
@@ -66,17 +70,29 @@ func (n *Node) Shutdown(ctx context.Context) {
 			spread := n.cfg.Drain / time.Duration(len(conns))
 			for _, c := range conns {
 				c.closeWith(problem.CloseGoingAway, problem.Shutdown, true)
-				if spread > 0 {
-					time.Sleep(spread)
+				if spread > 0 && ctx.Err() == nil {
+					t := time.NewTimer(spread)
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+					}
+					t.Stop()
 				}
 			}
 		}
 		// Bounded wait for readers to finish their cleanup.
 		done := make(chan struct{})
 		go func() { n.wg.Wait(); close(done) }()
+		wait := time.NewTimer(closeWait + 3*time.Second)
 		select {
 		case <-done:
-		case <-time.After(closeWait + 3*time.Second):
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+		select {
+		case <-done:
+		default:
 			n.log.Warn("connections still open after drain; closing them", "connections", n.hub.count())
 			for _, c := range n.hub.all() {
 				c.abort()
@@ -85,16 +101,16 @@ func (n *Node) Shutdown(ctx context.Context) {
 		}
 		close(n.stop)
 		n.loops.Wait()
-		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if ended, err := n.store.RemoveNode(rctx, n.cfg.NodeID, time.Now()); err != nil {
-			n.log.Warn("removing this node's state failed", "err", err)
+			n.log.Warn("removing this node's state failed; other nodes reap it after PGW_NODE_TTL", "err", err)
 		} else {
 			n.publishEnded(ended)
 			n.sessionsEnded(rctx, ended, time.Now())
 		}
 		cancel()
 		_ = n.bus.Close()
-		_ = n.store.Close()
+		n.closeOwned()
 		n.log.Info("stopped")
 	})
 }

@@ -163,17 +163,10 @@ func checkUsers(users []string, max int) *problem.Problem {
 	}
 	for i, u := range users {
 		if !presence.ValidID(u) {
-			return problem.Field("users["+strconv.Itoa(i)+"]", "%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", truncate(u, 40))
+			return problem.Field("users["+strconv.Itoa(i)+"]", "%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", problem.Excerpt(u, 40))
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Outbound frames. They are marshalled once and queued as bytes.

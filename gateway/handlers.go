@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -26,7 +27,7 @@ func (c *conn) handle(data []byte) bool {
 	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
 	if !welcomed {
 		if p == nil && f.Type != typeHello {
-			p = problem.New(problem.ProtocolViolation, "the first frame must be hello, got %q", truncate(f.Type, 40))
+			p = problem.New(problem.ProtocolViolation, "the first frame must be hello, got %q", problem.Excerpt(f.Type, 40))
 		}
 		if p != nil {
 			c.reply(f.ID, p)
@@ -70,7 +71,7 @@ func (c *conn) handle(data []byte) bool {
 	case typeIPTSync, typeIPTEvent:
 		res, err = c.ipt(ctx, f)
 	default:
-		err = problem.New(problem.UnknownType, "type %q is not a frame type of this protocol", truncate(f.Type, 40))
+		err = problem.New(problem.UnknownType, "type %q is not a frame type of this protocol", problem.Excerpt(f.Type, 40))
 	}
 	if err != nil {
 		c.reply(f.ID, err)
@@ -193,14 +194,25 @@ func (c *conn) hello(f *frame) bool {
 
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
+	// Bus interest before the store: a hello that cannot have it is refused
+	// (4500, the client retries) before anything was stored, rather than
+	// welcomed without call events or manual statuses to re-assert.
+	if !bridge {
+		if err := n.watchUser(c); err != nil {
+			p := problem.Wrap(err, problem.Unavailable, "NATS did not take this connection's subscriptions; retry shortly")
+			p.RetryAfter = 1
+			return refuse(p)
+		}
+	}
 	ch, err := n.store.Connect(ctx, c.info, time.Now())
 	if err != nil {
-		return refuse(err)
-	}
-	if !bridge {
-		if err := n.bus.WatchCalls(c.tenant); err != nil {
-			n.log.Warn("watch calls failed", "conn", c.id, "err", err)
+		n.unwatchUser(c)
+		if !errors.Is(err, presence.ErrSessionConflict) && !errors.Is(err, presence.ErrTooManyConnections) {
+			// The store may have applied the Connect before it failed
+			// (a timeout after the script ran): take it back.
+			n.undoConnect(c.info.Ref())
 		}
+		return refuse(err)
 	}
 	c.limiter = newLimiter(n.cfg)
 	c.mu.Lock()
@@ -209,6 +221,7 @@ func (c *conn) hello(f *frame) bool {
 	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	n.hub.add(c)
+	n.manual.observe(ch.Presence)
 	n.publish(ch)
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
@@ -218,7 +231,7 @@ func (c *conn) hello(f *frame) bool {
 	return true
 }
 
-func quote(s string) string { return "\"" + truncate(s, 40) + "\"" }
+func quote(s string) string { return "\"" + problem.Excerpt(s, 40) + "\"" }
 
 // userOnly refuses presence frames from bridge connections (§3.1 "who").
 func (c *conn) userOnly(frameType string) error {
@@ -395,10 +408,13 @@ func (c *conn) logout(ctx context.Context, f *frame) bool {
 		c.reply(f.ID, err)
 		return true
 	}
-	if f.ID != nil {
-		c.send(okWith(f.ID, nil))
+	// One reply: ok once the session ended (before the bye), or the error.
+	ok := func() {
+		if f.ID != nil {
+			c.send(okWith(f.ID, nil))
+		}
 	}
-	if err := c.n.logoutSession(ctx, c.tenant, c.user, c.session); err != nil {
+	if err := c.n.logoutSession(ctx, c.tenant, c.user, c.session, ok); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}

@@ -34,6 +34,13 @@ type testNode struct {
 // at the end of the test.
 func startNode(t testing.TB, mod func(*Config)) *testNode {
 	t.Helper()
+	return startNodeDeps(t, mod, Deps{})
+}
+
+// startNodeDeps is startNode with parts of the test's (Deps.Logger is set
+// here).
+func startNodeDeps(t testing.TB, mod func(*Config), deps Deps) *testNode {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.JWTSecret = testSecret
@@ -46,7 +53,8 @@ func startNode(t testing.TB, mod func(*Config)) *testNode {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	n, err := New(context.Background(), cfg, Deps{Logger: log})
+	deps.Logger = log
+	n, err := New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatalf("new node: %v", err)
 	}

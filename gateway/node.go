@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,19 +28,24 @@ import (
 // Node is one gateway process: it serves WebSockets and the HTTP API, keeps
 // its connections in the presence store and fans presence out through NATS.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	store   presence.Store
-	ipt     *ipt.Service
-	redis   redis.UniversalClient // nil with the in-process store
-	pending pendingDrops
-	manual  manualStatuses
-	bus     *bus.Bus
-	auth    *auth.Verifier
-	hub     *hub
-	metrics *metrics
-	up      websocket.Upgrader
-	origins origin.Policy
+	cfg   Config
+	log   *slog.Logger
+	store presence.Store
+	// ownStore: the node opened the store (and closes it); a store of
+	// Deps.Store belongs to the caller.
+	ownStore bool
+	ipt      *ipt.Service
+	// iptRedis is the client the node opened for telephony state alone
+	// (Deps.Store with PGW_REDIS_URL); nil otherwise. Closed at Shutdown.
+	iptRedis redis.UniversalClient
+	pending  pendingDrops
+	manual   manualStatuses
+	bus      *bus.Bus
+	auth     *auth.Verifier
+	hub      *hub
+	metrics  *metrics
+	up       websocket.Upgrader
+	origins  origin.Policy
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
@@ -116,12 +122,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	opt.VersionTTL = cfg.VersionTTL
 	n.store = deps.Store
 	var iptState ipt.StateStore = ipt.NewMemoryState()
-	if n.store == nil {
-		st, state, client, err := openStores(ctx, cfg, opt)
+	switch {
+	case n.store == nil:
+		st, state, err := openStores(ctx, cfg, opt)
 		if err != nil {
 			return nil, err
 		}
-		n.store, iptState, n.redis = st, state, client
+		n.store, iptState, n.ownStore = st, state, true
+	case cfg.RedisURL != "":
+		// The caller brought the presence store, but telephony state must
+		// still be the one all nodes share: in memory each node would hold
+		// its own truth of every phone.
+		client, err := presence.NewRedisClient(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
+		}
+		iptState, n.iptRedis = ipt.NewRedisState(client, cfg.Prefix), client
 	}
 	n.ipt = ipt.NewService(iptState, n.store, ipt.Options{Grace: cfg.Grace, BridgeTTL: cfg.BridgeTTL})
 
@@ -132,9 +148,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		Resync:   n.resync,
 	})
 	if err != nil {
-		if deps.Store == nil {
-			_ = n.store.Close()
-		}
+		n.closeOwned()
 		return nil, fmt.Errorf("PGW_NATS_URL: %w", err)
 	}
 	n.bus = b
@@ -151,6 +165,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n.startLoops()
 	return n, nil
+}
+
+// closeOwned closes what the node opened itself, never a caller's store.
+func (n *Node) closeOwned() {
+	if n.ownStore {
+		_ = n.store.Close()
+	}
+	if n.iptRedis != nil {
+		_ = n.iptRedis.Close()
+	}
 }
 
 // ID returns the node id.
@@ -255,7 +279,9 @@ func (n *Node) publish(ch presence.Change) {
 		return
 	}
 	p := ch.Presence
-	n.manual.observe(p)
+	if n.hub.userConnCount(p.Tenant, p.User) > 0 {
+		n.manual.observe(p)
+	}
 	if err := n.bus.PublishPresence(p.Tenant, p.User, p.Version, mustJSON(p)); err != nil {
 		n.log.Warn("publish presence failed", "tenant", p.Tenant, "user", p.User, "err", err)
 		return
@@ -269,10 +295,18 @@ func (n *Node) publishEnded(ended []presence.Ended) {
 	}
 }
 
-// onPresence is the bus handler of presence messages.
+// onPresence is the bus handler of presence messages. For a user with
+// connections here it also learns the manual status, wherever it was set,
+// so this node can re-assert it after the store lost its state.
 func (n *Node) onPresence(tenant, user string, version int64, data []byte) {
 	if k := n.hub.deliver(tenant, user, version, data); k > 0 {
 		n.metrics.delivered.Add(float64(k))
+	}
+	if n.hub.userConnCount(tenant, user) > 0 {
+		var p presence.Presence
+		if err := json.Unmarshal(data, &p); err == nil && p.Tenant == tenant && p.User == user {
+			n.manual.observe(p)
+		}
 	}
 }
 
@@ -361,7 +395,7 @@ func (n *Node) reassert(ctx context.Context) {
 		}
 	}
 	for k, m := range manual {
-		if n.hub.userConnCount(k.tenant, k.user) == 0 {
+		if m.status == "" || n.hub.userConnCount(k.tenant, k.user) == 0 {
 			continue
 		}
 		if ch, err := n.store.SetStatus(ctx, k.tenant, k.user, m.status, m.note, now); err == nil {

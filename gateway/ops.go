@@ -25,10 +25,15 @@ func (n *Node) setStatus(ctx context.Context, tenant, user string, st presence.S
 
 // logoutSession ends a session at once on every node: its connections get
 // bye logged_out and close 1000; presence is recomputed with no grace.
-func (n *Node) logoutSession(ctx context.Context, tenant, user, session string) error {
+// done, when not nil, runs once the store ended the session and before any
+// connection is closed (the logout frame's ok goes out before its bye).
+func (n *Node) logoutSession(ctx context.Context, tenant, user, session string, done func()) error {
 	ch, refs, err := n.store.Logout(ctx, tenant, user, session, time.Now())
 	if err != nil {
 		return err
+	}
+	if done != nil {
+		done()
 	}
 	n.publish(ch)
 	n.closeRefs(refs, problem.CloseNormal, problem.LoggedOut)
@@ -96,9 +101,7 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	if tenant {
 		n.bus.UnwatchTenant(c.tenant)
 	}
-	if !c.bridge {
-		n.bus.UnwatchCalls(c.tenant)
-	}
+	n.unwatchUser(c)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	ch, err := n.store.Disconnect(ctx, c.info.Ref(), time.Now())
@@ -110,6 +113,52 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 		return
 	}
 	n.publish(ch)
+}
+
+// watchUser takes the bus interest of a user connection: the tenant's call
+// events (its call frames) and the user's own presence, so this node learns
+// a manual status set anywhere (another node, the HTTP API) and can
+// re-assert it after the store lost its state. On error nothing is held.
+func (n *Node) watchUser(c *conn) error {
+	if err := n.bus.WatchCalls(c.tenant); err != nil {
+		return err
+	}
+	if err := n.bus.Watch(c.tenant, c.user); err != nil {
+		n.bus.UnwatchCalls(c.tenant)
+		return err
+	}
+	c.watching = true
+	return nil
+}
+
+// unwatchUser gives back what watchUser took, once, and only if it took
+// it: an unwatch of interest never held would drop another connection's.
+func (n *Node) unwatchUser(c *conn) {
+	if !c.watching {
+		return
+	}
+	c.watching = false
+	n.bus.Unwatch(c.tenant, c.user)
+	n.bus.UnwatchCalls(c.tenant)
+}
+
+// undoConnect takes back a Connect that failed but may have been applied
+// (Redis ran the script, the reply was lost or came after the deadline),
+// so a refused hello never leaves its connection in the store. It runs at
+// once with its own deadline, and once more from the heartbeat loop (the
+// pending drops): Disconnect is idempotent, the retry covers an undo that
+// failed too and a Connect that Redis executed only after the first undo.
+// Should even those fail for as long as the node lives, the record goes
+// with the node: the reaper removes every connection of a dead node.
+func (n *Node) undoConnect(ref presence.ConnRef) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	if ch, err := n.store.Disconnect(ctx, ref, time.Now()); err != nil {
+		n.log.Warn("undo of a failed connect not recorded; will retry", "conn", ref.Conn, "err", err)
+	} else {
+		n.publish(ch)
+	}
+	n.pending.add(ref)
 }
 
 // sessionsEnded tells telephony about ended bridge sessions (their devices
@@ -137,22 +186,29 @@ type manualStatuses struct {
 }
 
 type manualStatus struct {
-	status presence.Status
-	note   string
+	status  presence.Status // "" when the user has no manual status
+	note    string
+	version int64 // of the PRESENCE it was learnt from
 }
 
+// observe records p's manual status (or that there is none) unless a
+// later version was already seen: changes come from this node's own
+// publishes, from NATS and from store reads, in no set order.
 func (s *manualStatuses) observe(p presence.Presence) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := userKey{p.Tenant, p.User}
-	if !p.Manual {
-		delete(s.m, k)
+	if cur, ok := s.m[k]; ok && p.Version <= cur.version {
 		return
 	}
 	if s.m == nil {
 		s.m = map[userKey]manualStatus{}
 	}
-	s.m[k] = manualStatus{status: p.Status, note: p.Note}
+	m := manualStatus{version: p.Version}
+	if p.Manual {
+		m.status, m.note = p.Status, p.Note
+	}
+	s.m[k] = m
 }
 
 func (s *manualStatuses) forget(tenant, user string) {

@@ -292,7 +292,7 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 	}
 	for _, r := range c.Roles.v {
 		if !knownRole(r) {
-			return Claims{}, problem.New(problem.TokenClaims, "claim roles has unknown role %q (allowed: user, bridge, admin)", truncate(r, 32))
+			return Claims{}, problem.New(problem.TokenClaims, "claim roles has unknown role %q (allowed: user, bridge, admin)", problem.Excerpt(r, 32))
 		}
 	}
 	roles := c.Roles.v
@@ -310,12 +310,4 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 		out.IssuedAt = c.Iat.v.Time
 	}
 	return out, nil
-}
-
-// truncate shortens an attacker-chosen string before it goes into a detail.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

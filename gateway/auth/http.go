@@ -25,7 +25,7 @@ func BearerToken(r *http.Request) (token string, present bool, err error) {
 	}
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", true, problem.New(problem.TokenMalformed, "Authorization scheme is %q, want Bearer", truncate(scheme, 16))
+		return "", true, problem.New(problem.TokenMalformed, "Authorization scheme is %q, want Bearer", problem.Excerpt(scheme, 16))
 	}
 	token = strings.TrimLeft(rest, " ")
 	if token == "" {

@@ -73,10 +73,10 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 		if kid == "" {
 			return nil, problem.New(problem.TokenUnknownKey, "token has no kid and no default key (one without kid) is configured")
 		}
-		return nil, problem.New(problem.TokenUnknownKey, "no key has kid %q", truncate(kid, 64))
+		return nil, problem.New(problem.TokenUnknownKey, "no key has kid %q", problem.Excerpt(kid, 64))
 	}
 	if k.alg != alg {
-		return nil, problem.New(problem.TokenAlgorithm, "alg %s does not fit key %q, which is %s", alg, truncate(kid, 64), k.alg)
+		return nil, problem.New(problem.TokenAlgorithm, "alg %s does not fit key %q, which is %s", alg, problem.Excerpt(kid, 64), k.alg)
 	}
 	return k.key, nil
 }
@@ -116,7 +116,7 @@ func (v *Verifier) algProblem(err error, alg string) *problem.Problem {
 	if strings.EqualFold(alg, "none") {
 		return problem.Wrap(err, problem.TokenAlgorithm, "alg none is never accepted")
 	}
-	return problem.Wrap(err, problem.TokenAlgorithm, "alg %q is not allowed (allowed: %s)", truncate(alg, 16), strings.Join(v.algs, ", "))
+	return problem.Wrap(err, problem.TokenAlgorithm, "alg %q is not allowed (allowed: %s)", problem.Excerpt(alg, 16), strings.Join(v.algs, ", "))
 }
 
 // claimsProblem picks one cause among jwt's joined validation errors:

@@ -148,12 +148,5 @@ func (p Policy) Check(h http.Header, needOrigin bool) error {
 	case p.Allows(o):
 		return nil
 	}
-	return problem.New(problem.Forbidden, "Origin: %q is not allowed (PGW_ALLOWED_ORIGINS, PGW_PUBLIC_URL)", truncate(o, 100))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return problem.New(problem.Forbidden, "Origin: %q is not allowed (PGW_ALLOWED_ORIGINS, PGW_PUBLIC_URL)", problem.Excerpt(o, 100))
 }
