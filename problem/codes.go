@@ -153,7 +153,10 @@ func Lookup(c Code) Info {
 // Table returns a copy of every row, in documentation order.
 func Table() []Info { return append([]Info(nil), table...) }
 
-// ReconnectRule returns the client's reconnect rule for a close code.
+// ReconnectRule returns the client's reconnect rule for a close code. A
+// code the gateway never sends (1005, 1006 connection lost, a proxy's 1011
+// or 1012) is a transport fault, not a verdict on the client: back off
+// (sdk/conformance/close-codes.json calls it "unlisted").
 func ReconnectRule(close int) Reconnect {
 	switch close {
 	case CloseGoingAway:
@@ -162,8 +165,10 @@ func ReconnectRule(close int) Reconnect {
 		return ReconnectBackoff
 	case CloseAuth:
 		return ReconnectNewToken
+	case CloseNormal, CloseUnsupported, CloseTooBig, CloseProtocol, CloseForbidden:
+		return ReconnectNo
 	case 0:
 		return ReconnectNotClosed
 	}
-	return ReconnectNo
+	return ReconnectBackoff
 }

@@ -146,23 +146,23 @@ const (
 	reconnectBackoff
 )
 
-// ruleFor applies the table. 4401 is retried only when the bridge mints
-// its tokens and the reason is token_expired: the retry carries a new token,
-// which is what the contract asks for.
+// ruleFor applies the contract's rule (problem.ReconnectRule). "Only with a
+// new token" (4401) is retried only when the bridge mints its tokens and the
+// reason is token_expired: the retry carries a new token; a token the bridge
+// was given cannot get better by retrying.
 func ruleFor(code int, reason string, canRenew bool) reconnectDelay {
-	switch code {
-	case problem.CloseGoingAway:
+	switch problem.ReconnectRule(code) {
+	case problem.ReconnectAtOnce:
 		return reconnectAtOnce
-	case problem.CloseAuth:
+	case problem.ReconnectNewToken:
 		if canRenew && reason == string(problem.TokenExpired) {
 			return reconnectBackoff
 		}
 		return reconnectStop
-	case problem.CloseNormal, problem.CloseUnsupported, problem.CloseTooBig,
-		problem.CloseProtocol, problem.CloseForbidden:
+	case problem.ReconnectNo:
 		return reconnectStop
 	}
-	return reconnectBackoff // 1008, 4408, 4429, 4500, network failures
+	return reconnectBackoff // 1008, 4408, 4429, 4500, codes the gateway never sends (1006)
 }
 
 // classify wraps err with ErrGatewayRefused when its close code says stop.

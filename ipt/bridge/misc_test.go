@@ -1,12 +1,16 @@
 package bridge
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/pgw/pgw/problem"
 )
 
 func verify(t *testing.T, token string, secret []byte) jwt.MapClaims {
@@ -52,6 +56,7 @@ func TestRuleFor(t *testing.T) {
 		{1006, "", false, reconnectBackoff},
 		{1008, "slow_consumer", false, reconnectBackoff},
 		{1009, "frame_too_large", false, reconnectStop},
+		{1011, "", false, reconnectBackoff},
 		{4400, "protocol_violation", false, reconnectStop},
 		{4401, "token_expired", false, reconnectStop},
 		{4401, "token_expired", true, reconnectBackoff},
@@ -64,6 +69,64 @@ func TestRuleFor(t *testing.T) {
 	for _, tc := range tests {
 		if got := ruleFor(tc.code, tc.reason, tc.canRenew); got != tc.want {
 			t.Errorf("ruleFor(%d, %q, %v) = %d, want %d", tc.code, tc.reason, tc.canRenew, got, tc.want)
+		}
+	}
+}
+
+// TestRuleForMatchesSharedTable checks the bridge's policy against the
+// close-code table every client is checked against
+// (sdk/conformance/close-codes.json, generated from problem.Table()): each
+// listed code and reason, and codes the table does not list.
+func TestRuleForMatchesSharedTable(t *testing.T) {
+	raw, err := os.ReadFile("../../sdk/conformance/close-codes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Codes []struct {
+			Close     int      `json:"close"`
+			Reconnect string   `json:"reconnect"`
+			Reasons   []string `json:"reasons"`
+		} `json:"closeCodes"`
+		Unlisted string `json:"unlisted"`
+	}
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Codes) < 10 || table.Unlisted == "" {
+		t.Fatalf("close-codes.json has %d codes and unlisted %q: not the table", len(table.Codes), table.Unlisted)
+	}
+	// What the bridge does for each SDK rule name: it never holds a token
+	// it cannot renew, so new_token stops unless it mints its own.
+	want := func(rule, reason string, canRenew bool) reconnectDelay {
+		switch rule {
+		case "no":
+			return reconnectStop
+		case "at_once":
+			return reconnectAtOnce
+		case "backoff":
+			return reconnectBackoff
+		case "new_token":
+			if canRenew && reason == string(problem.TokenExpired) {
+				return reconnectBackoff
+			}
+			return reconnectStop
+		}
+		t.Fatalf("unknown rule %q in close-codes.json", rule)
+		return 0
+	}
+	for _, c := range table.Codes {
+		for _, reason := range c.Reasons {
+			for _, renew := range []bool{false, true} {
+				if got, w := ruleFor(c.Close, reason, renew), want(c.Reconnect, reason, renew); got != w {
+					t.Errorf("close %d %q (renew %v): bridge does %d, the table says %s (%d)", c.Close, reason, renew, got, c.Reconnect, w)
+				}
+			}
+		}
+	}
+	for _, code := range []int{1005, 1006, 1011, 1012, 1013} {
+		if got, w := ruleFor(code, "", false), want(table.Unlisted, "", false); got != w {
+			t.Errorf("unlisted close %d: bridge does %d, the table says %s (%d)", code, got, table.Unlisted, w)
 		}
 	}
 }
