@@ -172,7 +172,18 @@ export interface paths {
          */
         get: operations["webSocket"];
         put?: never;
-        post?: never;
+        /**
+         * Why a WebSocket upgrade would be refused
+         * @description Answers what `GET /v1/ws` (the upgrade) would answer this caller
+         *     before upgrading: 204 when the upgrade would pass the node's checks
+         *     (not draining, an allowed browser `Origin`, a valid header token if
+         *     one is sent), else the same problem the upgrade gets. A browser page
+         *     cannot read the status of a refused upgrade (it sees close 1006), so
+         *     the board asks here why it could not connect. It is a POST because
+         *     browsers send `Origin` on a same-origin POST but not on a GET. No
+         *     body is read; nothing changes.
+         */
+        post: operations["webSocketProbe"];
         delete?: never;
         options?: never;
         head?: never;
@@ -785,6 +796,27 @@ export interface operations {
                 content: {
                     "text/plain": string;
                 };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    webSocketProbe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An upgrade from this caller would be accepted so far (the token in `hello` is checked only after the upgrade). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
