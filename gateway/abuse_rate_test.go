@@ -207,3 +207,24 @@ func TestRateLimitUserWritesShareHTTP(t *testing.T) {
 		t.Fatalf("read: %d %s", r.status, r.raw)
 	}
 }
+
+// A text frame that is not valid UTF-8 closes 1007 (RFC 6455 §8.1), before
+// and after welcome; nothing of it is stored or broadcast.
+func TestInvalidUTF8ClosesWith1007(t *testing.T) {
+	tn := startNode(t, nil)
+	watcher, _ := connectUser(t, tn, "watcher", "acme", "", "main")
+	watcher.request(map[string]any{"type": "subscribe", "users": []string{"u1"}})
+	c, _ := connectUser(t, tn, "u1", "acme", "", "main")
+	_ = c.ws.WriteMessage(websocket.TextMessage, []byte("{\"type\":\"status\",\"status\":\"busy\",\"note\":\"\xff\xfe\"}"))
+	if ce := c.waitClose(5 * time.Second); ce.Code != 1007 || ce.Text != "invalid_utf8" {
+		t.Fatalf("close %v", ce)
+	}
+	if p, _ := tn.store.Get(context.Background(), "acme", "u1"); p.Status == "busy" {
+		t.Fatalf("the invalid frame was applied: %+v", p)
+	}
+	early := dial(t, tn.url, nil)
+	_ = early.ws.WriteMessage(websocket.TextMessage, []byte("\xc3\x28"))
+	if ce := early.waitClose(5 * time.Second); ce.Code != 1007 {
+		t.Fatalf("before welcome: close %v", ce)
+	}
+}

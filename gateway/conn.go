@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
@@ -240,6 +241,13 @@ func (c *conn) readLoop() {
 		}
 		if int64(len(data)) > limit {
 			c.closeWith(problem.CloseTooBig, problem.FrameTooLarge, true)
+			c.drainUntilClosed()
+			return
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame must be UTF-8; the connection
+			// fails (never a U+FFFD stored and broadcast).
+			c.closeWith(problem.CloseInvalidData, problem.InvalidUTF8, true)
 			c.drainUntilClosed()
 			return
 		}

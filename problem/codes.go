@@ -36,6 +36,11 @@ const (
 	TooManyConnections   Code = "too_many_connections"
 	Unavailable          Code = "unavailable"
 	Internal             Code = "internal"
+	// HTTP framing refusals (abuse resistance, docs/security.md).
+	BadRequest      Code = "bad_request"
+	RequestTimeout  Code = "request_timeout"
+	HeaderTooLarge  Code = "header_too_large"
+	TooManyRequests Code = "too_many_requests"
 	// Codes that only ever close a WebSocket (no HTTP use).
 	ProtocolViolation Code = "protocol_violation"
 	HelloTimeout      Code = "hello_timeout"
@@ -44,6 +49,7 @@ const (
 	BinaryFrame       Code = "binary_frame"
 	Shutdown          Code = "shutdown"
 	LoggedOut         Code = "logged_out"
+	InvalidUTF8       Code = "invalid_utf8"
 )
 
 // WebSocket close codes (contract §6). The reconnect rule is what a client
@@ -57,6 +63,8 @@ const (
 	CloseUnsupported = 1003
 	// ClosePolicy (1008): slow consumer (the outbound queue overflowed). Reconnect with backoff.
 	ClosePolicy = 1008
+	// CloseInvalidData (1007): a text frame is not valid UTF-8 (RFC 6455 §8.1). Do not reconnect.
+	CloseInvalidData = 1007
 	// CloseTooBig (1009): an inbound frame exceeded the limit. Do not reconnect.
 	CloseTooBig = 1009
 	// CloseProtocol (4400): a frame other than hello before welcome. Do not reconnect.
@@ -125,6 +133,10 @@ var table = []Info{
 	{TooManyConnections, http.StatusTooManyRequests, "Too many connections", CloseTooMany, "The user already holds the maximum number of connections."},
 	{Unavailable, http.StatusServiceUnavailable, "Service unavailable", 0, "Redis or NATS does not answer, or the node drains; retry after Retry-After."},
 	{Internal, http.StatusInternalServerError, "Internal error", CloseInternal, "A bug or unexpected failure; the log has the details. Retry with backoff."},
+	{BadRequest, http.StatusBadRequest, "Bad request", 0, "The HTTP request itself is malformed (request line, headers, framing); detail says what the server saw."},
+	{RequestTimeout, http.StatusRequestTimeout, "Request timeout", 0, "The request's headers or body did not arrive in time (PGW_REQUEST_TIMEOUT); the connection is closed."},
+	{HeaderTooLarge, http.StatusRequestHeaderFieldsTooLarge, "Header fields too large", 0, "The request's headers exceed 64 KiB."},
+	{TooManyRequests, http.StatusTooManyRequests, "Too many connections from this address", 0, "The client address holds too many open HTTP connections (PGW_MAX_HTTP_CONNS_PER_IP); the new one is answered and closed."},
 	{ProtocolViolation, 0, "Protocol violation", CloseProtocol, "A frame other than hello came before welcome. Fix the client."},
 	{HelloTimeout, 0, "Hello timeout", CloseHelloTimeout, "No hello within the hello wait. Reconnect with backoff."},
 	{SlowConsumer, 0, "Slow consumer", ClosePolicy, "The client did not read fast enough and its outbound queue overflowed. Reconnect with backoff and resubscribe."},
@@ -132,6 +144,7 @@ var table = []Info{
 	{BinaryFrame, 0, "Binary frame", CloseUnsupported, "Only text frames are accepted."},
 	{Shutdown, 0, "Shutdown", CloseGoingAway, "The node is draining. Reconnect at once, with jitter, to any node."},
 	{LoggedOut, 0, "Logged out", CloseNormal, "The session was logged out. Do not reconnect."},
+	{InvalidUTF8, 0, "Invalid UTF-8", CloseInvalidData, "A text frame is not valid UTF-8 (RFC 6455 §8.1). Fix the client."},
 }
 
 var byCode = func() map[Code]Info {
