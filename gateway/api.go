@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -45,6 +46,13 @@ const unmatchedRoute = "unmatched"
 // pgw_http_requests_total by route pattern and status.
 func (n *Node) withProblems(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !canonicalPath(r.URL.Path) {
+			// The mux would redirect (307) to the cleaned path; a path a
+			// client did not mean is unknown, answered as a problem.
+			n.metrics.httpRequests.WithLabelValues(unmatchedRoute, "404").Inc()
+			n.writeProblem(w, r, problem.New(problem.NotFound, "no route %s %s: paths are canonical (no //, . or .. segments)", r.Method, truncate(r.URL.Path, 100)))
+			return
+		}
 		h, pattern := mux.Handler(r)
 		if pattern == "GET /v1/ws" {
 			// Upgrades are counted by pgw_connects_total; the hijacked
@@ -74,6 +82,19 @@ func (n *Node) withProblems(mux *http.ServeMux) http.Handler {
 		}
 		n.writeProblem(rec, r, problem.New(problem.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// canonicalPath reports whether the mux would serve p as it is (no
+// redirect to a cleaned path).
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // capture records what the mux's fallback handler would answer.

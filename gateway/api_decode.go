@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,8 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, problem.New(problem.PayloadTooLarge, "the body is larger than the limit of %d bytes (PGW_MAX_BODY)", tooBig.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, problem.New(problem.RequestTimeout, "the body did not arrive within the request timeout (PGW_REQUEST_TIMEOUT)")
 	case err != nil:
 		return nil, problem.Wrap(err, problem.MalformedJSON, "the body could not be read: %v", err)
 	}

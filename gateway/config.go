@@ -116,6 +116,16 @@ type Config struct {
 	MaxBatch int
 	// MaxBody caps an HTTP request body in bytes (PGW_MAX_BODY). Default 1 MiB.
 	MaxBody int64
+	// RequestTimeout is how long one HTTP request's headers and body may
+	// take to arrive (PGW_REQUEST_TIMEOUT); headers alone get at most 10s.
+	// A slower client is cut off. Upgraded WebSockets are not affected.
+	// Default 30s.
+	RequestTimeout time.Duration
+	// MaxHTTPConnsPerIP caps the open HTTP connections of one client
+	// address (PGW_MAX_HTTP_CONNS_PER_IP); a WebSocket leaves the count
+	// once upgraded. Behind a proxy every client shares the proxy's
+	// address: raise it, and cap per client in the proxy. Default 512.
+	MaxHTTPConnsPerIP int
 	// ExpiringNotice is how long before exp a connection is sent expiring
 	// (PGW_EXPIRING_NOTICE). Default 60s.
 	ExpiringNotice time.Duration
@@ -127,28 +137,30 @@ type Config struct {
 func DefaultConfig() Config {
 	p, t := presence.DefaultOptions(), ipt.DefaultOptions()
 	return Config{
-		Addr:             "127.0.0.1:8080",
-		Prefix:           p.Prefix,
-		LogFormat:        "text",
-		LogLevel:         "info",
-		Grace:            p.Grace,
-		NodeTTL:          p.NodeTTL,
-		Drain:            10 * time.Second,
-		BridgeTTL:        t.BridgeTTL,
-		VersionTTL:       p.VersionTTL,
-		Heartbeat:        25 * time.Second,
-		PongWait:         60 * time.Second,
-		HelloWait:        10 * time.Second,
-		MaxFrame:         64 << 10,
-		RateLimit:        50,
-		RateBurst:        100,
-		RateSustain:      5 * time.Second,
-		OutboundQueue:    256,
-		MaxSubscriptions: 10000,
-		MaxConnsPerUser:  p.MaxConnsPerUser,
-		MaxBatch:         1000,
-		MaxBody:          1 << 20,
-		ExpiringNotice:   60 * time.Second,
+		Addr:              "127.0.0.1:8080",
+		Prefix:            p.Prefix,
+		LogFormat:         "text",
+		LogLevel:          "info",
+		Grace:             p.Grace,
+		NodeTTL:           p.NodeTTL,
+		Drain:             10 * time.Second,
+		BridgeTTL:         t.BridgeTTL,
+		VersionTTL:        p.VersionTTL,
+		Heartbeat:         25 * time.Second,
+		PongWait:          60 * time.Second,
+		HelloWait:         10 * time.Second,
+		MaxFrame:          64 << 10,
+		RateLimit:         50,
+		RateBurst:         100,
+		RateSustain:       5 * time.Second,
+		OutboundQueue:     256,
+		MaxSubscriptions:  10000,
+		MaxConnsPerUser:   p.MaxConnsPerUser,
+		MaxBatch:          1000,
+		MaxBody:           1 << 20,
+		RequestTimeout:    30 * time.Second,
+		MaxHTTPConnsPerIP: 512,
+		ExpiringNotice:    60 * time.Second,
 	}
 }
 
@@ -228,7 +240,8 @@ func (c *Config) Validate() error {
 	}{{"PGW_GRACE", c.Grace}, {"PGW_NODE_TTL", c.NodeTTL}, {"PGW_BRIDGE_TTL", c.BridgeTTL},
 		{"PGW_VERSION_TTL", c.VersionTTL},
 		{"PGW_HEARTBEAT", c.Heartbeat}, {"PGW_PONG_WAIT", c.PongWait}, {"PGW_HELLO_WAIT", c.HelloWait},
-		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}, {"PGW_RATE_SUSTAIN", c.RateSustain}}
+		{"PGW_EXPIRING_NOTICE", c.ExpiringNotice}, {"PGW_RATE_SUSTAIN", c.RateSustain},
+		{"PGW_REQUEST_TIMEOUT", c.RequestTimeout}}
 	for _, p := range positive {
 		if p.d <= 0 {
 			return bad(p.name, "must be a positive duration, got %v", p.d)
@@ -245,7 +258,8 @@ func (c *Config) Validate() error {
 		v    int64
 	}{{"PGW_MAX_FRAME", c.MaxFrame}, {"PGW_RATE_BURST", int64(c.RateBurst)}, {"PGW_OUTBOUND_QUEUE", int64(c.OutboundQueue)},
 		{"PGW_MAX_SUBSCRIPTIONS", int64(c.MaxSubscriptions)}, {"PGW_MAX_CONNS_PER_USER", int64(c.MaxConnsPerUser)},
-		{"PGW_MAX_BATCH", int64(c.MaxBatch)}, {"PGW_MAX_BODY", c.MaxBody}}
+		{"PGW_MAX_BATCH", int64(c.MaxBatch)}, {"PGW_MAX_BODY", c.MaxBody},
+		{"PGW_MAX_HTTP_CONNS_PER_IP", int64(c.MaxHTTPConnsPerIP)}}
 	for _, p := range ints {
 		if p.v <= 0 {
 			return bad(p.name, "must be a positive number, got %d", p.v)

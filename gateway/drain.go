@@ -10,6 +10,9 @@ import (
 	"github.com/pgw/pgw/problem"
 )
 
+// maxHeaderBytes caps a request's headers (431 header_too_large above).
+const maxHeaderBytes = 64 << 10
+
 // Run serves on cfg.Addr until ctx is done, then drains: /readyz turns 503,
 // every connection gets bye shutdown and close 1001 spread over cfg.Drain,
 // the node removes its keys and publishes the resulting presence.
@@ -24,11 +27,17 @@ func (n *Node) Run(ctx context.Context) error {
 // Serve is Run on a ready listener.
 func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:           n.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: n.Handler(),
+		// A request's headers and body must arrive within the request
+		// timeout (slow-body clients are cut off); upgraded WebSockets
+		// clear these deadlines and keep their own.
+		ReadHeaderTimeout: min(10*time.Second, n.cfg.RequestTimeout),
+		ReadTimeout:       n.cfg.RequestTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ConnState:         connState,
 	}
+	l = newCapListener(l, n.cfg.MaxHTTPConnsPerIP)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	n.log.Info("serving", "addr", l.Addr().String())

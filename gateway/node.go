@@ -102,6 +102,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		HandshakeTimeout:  10 * time.Second,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked before Upgrade, with a problem body
 		EnableCompression: false,
+		// A request to /v1/ws that is no WebSocket handshake gets a
+		// problem, like every other error.
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			p := problem.New(problem.BadRequest, "GET /v1/ws is a WebSocket upgrade: %v", reason)
+			if status != http.StatusBadRequest {
+				p.Status = status
+			}
+			n.writeProblem(w, r, p)
+		},
 	}
 
 	secret := []byte(cfg.JWTSecret)
