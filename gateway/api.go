@@ -50,7 +50,7 @@ func (n *Node) withProblems(mux *http.ServeMux) http.Handler {
 			// The mux would redirect (307) to the cleaned path; a path a
 			// client did not mean is unknown, answered as a problem.
 			n.metrics.httpRequests.WithLabelValues(unmatchedRoute, "404").Inc()
-			n.writeProblem(w, r, problem.New(problem.NotFound, "no route %s %s: paths are canonical (no //, . or .. segments)", r.Method, truncate(r.URL.Path, 100)))
+			n.writeProblem(w, r, problem.New(problem.NotFound, "no route %s %s: paths are canonical (no //, . or .. segments)", r.Method, problem.Excerpt(r.URL.Path, 100)))
 			return
 		}
 		h, pattern := mux.Handler(r)

@@ -139,7 +139,7 @@ func (c *capConn) cannedProblem(p []byte) *problem.Problem {
 	case c.timedOut.Load():
 		return problem.New(problem.RequestTimeout, "the request did not arrive within the request timeout (PGW_REQUEST_TIMEOUT)")
 	}
-	return problem.New(problem.BadRequest, "the request is malformed: %s", truncate(string(text), 200))
+	return problem.New(problem.BadRequest, "the request is malformed: %s", problem.Excerpt(string(text), 200))
 }
 
 // rawProblem is a whole HTTP/1.1 response carrying p, closing the
