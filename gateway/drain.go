@@ -40,7 +40,7 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 	l = newCapListener(l, n.cfg.MaxHTTPConnsPerIP)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	n.log.Info("serving", "addr", l.Addr().String())
+	n.log.Info("serving", "addr", l.Addr().String(), "store", n.describeStore(), "bus", n.describeBus())
 	select {
 	case err := <-errc:
 		n.Shutdown(context.Background())

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -35,11 +36,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return serve(args, getenv, stderr)
 	case "token":
 		return token(args, getenv, stdout, stderr)
+	case "connect":
+		return connect(context.Background(), args, getenv, stdout, stderr)
 	case "help":
-		fmt.Fprintln(stdout, "usage: gateway [serve] [flags] | gateway token --sub U --tenant T [--roles r1,r2] [--ttl 1h] [--sid S]\nrun `gateway serve -h` for every setting")
+		fmt.Fprintln(stdout, "usage: gateway [serve] [flags] | gateway token --sub U --tenant T [--roles r1,r2] [--ttl 1h] [--sid S]\n"+
+			"       | gateway connect --token JWT [frame JSON ...]\nrun `gateway serve -h` (or token -h, connect -h) for every setting")
 		return 0
 	}
-	fmt.Fprintf(stderr, "gateway: unknown command %q (serve, token, help)\n", cmd)
+	fmt.Fprintf(stderr, "gateway: unknown command %q (serve, token, connect, help)\n", cmd)
 	return 2
 }
 
@@ -76,18 +80,34 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	// The address first: a port already taken is the most common start-up
+	// failure (a second `make run`), and it should say so before anything
+	// else starts.
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			fmt.Fprintf(stderr, "gateway: %s is already in use (another gateway? `make run` or `make demo` still running?): "+
+				"stop it, or choose another address, e.g. PGW_ADDR=127.0.0.1:8081 (or --addr)\n", cfg.Addr)
+		} else {
+			fmt.Fprintf(stderr, "gateway: PGW_ADDR %s: %v\n", cfg.Addr, err)
+		}
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	node, err := gateway.New(ctx, cfg, gateway.Deps{Logger: log})
 	if err != nil {
+		l.Close()
 		log.Error("start failed", "err", err)
 		return 1
 	}
 	if tok := node.DevToken(24 * time.Hour); tok != "" {
+		base := strings.TrimSuffix(cfg.OwnOrigin(), "/")
 		log.Warn("no PGW_JWT_SECRET: using a random secret; tokens die with this process")
-		fmt.Fprintf(stderr, "\n  dev token (sub dev, tenant dev, roles user+admin, 24h):\n  %s\n\n  connect: ws://%s/v1/ws   board: http://%s/board/#token=<dev token>\n\n", tok, cfg.Addr, cfg.Addr)
+		fmt.Fprintf(stderr, "\n  dev token (sub dev, tenant dev, roles user+admin, 24h):\n  %s\n\n  board:   %s/board/#token=%s\n  connect: ws://%s/v1/ws\n\n",
+			tok, base, tok, cfg.Addr)
 	}
-	if err := node.Run(ctx); err != nil {
+	if err := node.Serve(ctx, l); err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
