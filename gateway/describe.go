@@ -11,28 +11,29 @@ import (
 // describeStore names the presence store in use for the start-up log, with
 // no credentials: "in-process (this node only)" or Redis at its addresses.
 func (n *Node) describeStore() string {
-	switch c := n.redis.(type) {
-	case nil:
-		if n.cfg.RedisURL == "" {
-			return "in-process (this node only; PGW_REDIS_URL unset)"
-		}
+	raw := strings.TrimSpace(n.cfg.RedisURL)
+	switch {
+	case !n.ownStore:
 		return "supplied by the embedder"
-	case *redis.ClusterClient:
-		return fmt.Sprintf("Redis Cluster at %s (prefix %s)", strings.Join(c.Options().Addrs, ", "), n.cfg.Prefix)
-	case *redis.Client:
-		return fmt.Sprintf("Redis at %s db %d (prefix %s)", c.Options().Addr, c.Options().DB, n.cfg.Prefix)
+	case raw == "":
+		return "in-process (this node only; PGW_REDIS_URL unset)"
+	case strings.Contains(raw, ","):
+		return fmt.Sprintf("Redis Cluster at %s (prefix %s)", strings.Join(hostsOf(raw), ", "), n.cfg.Prefix)
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "redis://" + raw
+	}
+	if o, err := redis.ParseURL(raw); err == nil {
+		return fmt.Sprintf("Redis at %s db %d (prefix %s)", o.Addr, o.DB, n.cfg.Prefix)
 	}
 	return "Redis"
 }
 
-// describeBus names the NATS in use for the start-up log, with no
-// credentials: the embedded server (this node only) or the external URL.
-func (n *Node) describeBus() string {
-	if n.cfg.NATSURL == "" {
-		return "embedded NATS at " + n.bus.ClientURL() + " (this node only; PGW_NATS_URL unset)"
-	}
+// hostsOf is the host:port of each URL or address of a comma-separated
+// list, without user or password.
+func hostsOf(list string) []string {
 	var hosts []string
-	for _, raw := range strings.Split(n.cfg.NATSURL, ",") {
+	for _, raw := range strings.Split(list, ",") {
 		raw = strings.TrimSpace(raw)
 		if u, err := url.Parse(raw); err == nil && u.Host != "" {
 			raw = u.Host
@@ -41,5 +42,14 @@ func (n *Node) describeBus() string {
 		}
 		hosts = append(hosts, raw)
 	}
-	return fmt.Sprintf("NATS at %s (prefix %s)", strings.Join(hosts, ", "), n.cfg.Prefix)
+	return hosts
+}
+
+// describeBus names the NATS in use for the start-up log, with no
+// credentials: the embedded server (this node only) or the external URL.
+func (n *Node) describeBus() string {
+	if n.cfg.NATSURL == "" {
+		return "embedded NATS at " + n.bus.ClientURL() + " (this node only; PGW_NATS_URL unset)"
+	}
+	return fmt.Sprintf("NATS at %s (prefix %s)", strings.Join(hostsOf(n.cfg.NATSURL), ", "), n.cfg.Prefix)
 }

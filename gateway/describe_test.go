@@ -3,8 +3,6 @@ package gateway
 import (
 	"strings"
 	"testing"
-
-	"github.com/pgw/pgw/presence"
 )
 
 // The start-up log names the store and the bus a node uses, without the
@@ -18,16 +16,13 @@ func TestDescribeStoreAndBus(t *testing.T) {
 		t.Errorf("bus of a node alone: %q", got)
 	}
 
-	client, err := presence.NewRedisClient("redis://:s3cret@10.1.2.3:6380/2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	n := &Node{redis: client, cfg: Config{RedisURL: "redis://:s3cret@10.1.2.3:6380/2", Prefix: "p1",
+	n := &Node{ownStore: true, cfg: Config{RedisURL: "redis://:s3cret@10.1.2.3:6380/2", Prefix: "p1",
 		NATSURL: "nats://u:s3cret@10.1.2.4:4222, nats://10.1.2.5:4222"}}
+	cluster := &Node{ownStore: true, cfg: Config{RedisURL: "redis://:s3cret@10.1.2.3:7000,10.1.2.4:7000", Prefix: "p1"}}
 	for got, want := range map[string]string{
-		n.describeStore(): "Redis at 10.1.2.3:6380 db 2 (prefix p1)",
-		n.describeBus():   "NATS at 10.1.2.4:4222, 10.1.2.5:4222 (prefix p1)",
+		n.describeStore():       "Redis at 10.1.2.3:6380 db 2 (prefix p1)",
+		n.describeBus():         "NATS at 10.1.2.4:4222, 10.1.2.5:4222 (prefix p1)",
+		cluster.describeStore(): "Redis Cluster at 10.1.2.3:7000, 10.1.2.4:7000 (prefix p1)",
 	} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
