@@ -37,6 +37,7 @@ type conn struct {
 	// window live in info only).
 	tenant, user, session string
 	bridge, admin         bool
+	watchOnly             bool // hello watch: true (watch.go)
 	info                  presence.ConnInfo
 	// watching: the bus interest hello took (call events and the user's
 	// own presence); given back once, by dropConn or a refused hello.

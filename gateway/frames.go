@@ -42,6 +42,7 @@ type frame struct {
 	Idle    *bool           `json:"idle"`
 	Users   []string        `json:"users"`
 	Tenant  *bool           `json:"tenant"`
+	Watch   bool            `json:"watch"` // hello: watch only, no presence (watch.go)
 	// raw is the whole frame, for types decoded further (ipt.*).
 	raw []byte
 }
@@ -188,6 +189,7 @@ type welcomeFrame struct {
 	Heartbeat int64             `json:"heartbeat"`
 	Expires   int64             `json:"expires"`
 	Presence  presence.Presence `json:"presence"`
+	Watch     bool              `json:"watch,omitempty"` // a watch-only connection (watch.go)
 }
 
 type presenceListFrame struct {

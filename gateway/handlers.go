@@ -186,6 +186,9 @@ func (c *conn) hello(f *frame) bool {
 	case session == "":
 		session = newConnID()
 	}
+	if f.Watch {
+		return c.helloWatch(f, claims, session, refuse)
+	}
 	c.tenant, c.user, c.session = claims.Tenant, claims.Subject, session
 	c.bridge = bridge
 	c.admin = claims.HasRole(auth.RoleAdmin)
@@ -245,6 +248,9 @@ func (c *conn) status(ctx context.Context, f *frame) (any, error) {
 	if err := c.userOnly(typeStatus); err != nil {
 		return nil, err
 	}
+	if err := c.present(typeStatus); err != nil {
+		return nil, err
+	}
 	st, note, err := checkStatus(f.Status, f.Note)
 	if err != nil {
 		return nil, err
@@ -285,6 +291,9 @@ func checkStatus(status, note *string) (presence.Status, string, error) {
 
 func (c *conn) idle(ctx context.Context, f *frame) (any, error) {
 	if err := c.userOnly(typeIdle); err != nil {
+		return nil, err
+	}
+	if err := c.present(typeIdle); err != nil {
 		return nil, err
 	}
 	if f.Idle == nil {
@@ -405,6 +414,10 @@ func (c *conn) unsubscribe(f *frame) error {
 
 func (c *conn) logout(ctx context.Context, f *frame) bool {
 	if err := c.userOnly(typeLogout); err != nil {
+		c.reply(f.ID, err)
+		return true
+	}
+	if err := c.present(typeLogout); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}

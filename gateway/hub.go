@@ -19,6 +19,8 @@ type hub struct {
 	// A user's connections are few (≤ MaxConnsPerUser): a slice costs a
 	// fraction of a map on every idle connection.
 	byUser map[userKey][]*conn
+	// watchers counts each user's watch-only connections (not in byUser).
+	watchers map[userKey]int
 
 	watchMu sync.Mutex
 	watch   map[userKey]map[*conn]struct{}
@@ -38,11 +40,12 @@ type cached struct {
 
 func newHub() *hub {
 	return &hub{
-		conns:   map[string]*conn{},
-		byUser:  map[userKey][]*conn{},
-		watch:   map[userKey]map[*conn]struct{}{},
-		tenants: map[string]map[*conn]struct{}{},
-		last:    map[userKey]cached{},
+		conns:    map[string]*conn{},
+		byUser:   map[userKey][]*conn{},
+		watchers: map[userKey]int{},
+		watch:    map[userKey]map[*conn]struct{}{},
+		tenants:  map[string]map[*conn]struct{}{},
+		last:     map[userKey]cached{},
 	}
 }
 
@@ -96,7 +99,11 @@ func (h *hub) add(c *conn) {
 func (h *hub) remove(c *conn) (users []string, tenant bool) {
 	h.mu.Lock()
 	delete(h.conns, c.id)
-	dropFrom(h.byUser, userKey{c.tenant, c.user}, c)
+	if k := (userKey{c.tenant, c.user}); !c.watchOnly {
+		dropFrom(h.byUser, k, c)
+	} else if h.watchers[k]--; h.watchers[k] <= 0 {
+		delete(h.watchers, k)
+	}
 	h.mu.Unlock()
 
 	h.watchMu.Lock()

@@ -386,6 +386,9 @@ func (n *Node) reassert(ctx context.Context) {
 	// makes n.manual forget the very statuses to restore.
 	manual := n.manual.snapshot()
 	for _, c := range conns {
+		if c.watchOnly {
+			continue // never in the store
+		}
 		ch, err := n.store.Connect(ctx, c.info, now)
 		if err != nil {
 			n.log.Warn("re-assert connection failed", "conn", c.id, "err", err)

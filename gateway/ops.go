@@ -91,6 +91,10 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	if !welcomed {
 		return
 	}
+	if c.watchOnly {
+		n.dropWatcher(c)
+		return
+	}
 	users, tenant := n.hub.remove(c)
 	if n.hub.userConnCount(c.tenant, c.user) == 0 {
 		n.manual.forget(c.tenant, c.user)

@@ -76,6 +76,10 @@ describe('board on the real gateway', () => {
     assert.equal(await statusOf(page, 'dave'), 'dnd');
     assert.equal(await tile(page, 'dave').locator('.status-text').textContent(), 'Do not disturb');
     assert.equal(await statusOf(page, 'frank'), 'busy');
+    // The board is watch-only: its own user is not made present.
+    assert.equal(await tile(page, 'ops-admin').count(), 0, 'the viewer ops-admin shows as present');
+    const own = await (await fetch(gw.origin + '/v1/presence/ops-admin', { headers: { authorization: 'Bearer ' + token } })).json();
+    assert.equal(own.status, 'offline', `ops-admin while viewing the board: ${JSON.stringify(own)}`);
   });
 
   test('a status change made on a user\'s connection reaches the tile within a second', async () => {

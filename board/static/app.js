@@ -173,6 +173,7 @@
       send(ws, {
         type: "hello", id: state.helloID, token: state.token, session: state.session,
         window: "main", device: "web", client: "pgw-board/1",
+        watch: true, // a viewer: never makes the token's user present
       });
     };
     ws.onmessage = (ev) => {
