@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -28,9 +29,26 @@ var (
 
 // Config configures a Bus. Zero values take the defaults noted.
 type Config struct {
-	// URL of the NATS server(s), comma-separated for a cluster. Empty starts
-	// an embedded server on 127.0.0.1 with a random port (the default mode).
+	// URL of the NATS server(s), comma-separated for a cluster; it may carry
+	// user:password@ or a token@, and tls:// for TLS. Empty starts an
+	// embedded server in the process, with no network listener (the
+	// default mode: only this node can reach it).
 	URL string
+	// User and Password authenticate to an external NATS (when not in URL).
+	User, Password string
+	// Token authenticates to an external NATS with a token.
+	Token string
+	// NKeyFile is a file holding an nkey seed (SU…) to authenticate with.
+	NKeyFile string
+	// CredsFile is a NATS credentials file (user JWT and nkey seed).
+	CredsFile string
+	// TLSCA, TLSCert and TLSKey are PEM files: the CA that signed the
+	// server's certificate, and a client certificate and key for mutual TLS.
+	TLSCA, TLSCert, TLSKey string
+	// Secret is the deployment's cluster secret: every message is signed
+	// with a key derived from it and messages not so signed are dropped.
+	// Required with URL; empty with the embedded server means a random one.
+	Secret []byte
 	// Prefix of every subject (PGW_PREFIX). Required: the deployment's
 	// default lives with the gateway's settings, not here.
 	Prefix string
@@ -68,6 +86,10 @@ type Bus struct {
 	h    Handlers
 	log  *slog.Logger
 	srv  *server.Server // embedded server, nil with an external URL
+	sig  signer
+	// rejected counts messages dropped for a missing or bad signature
+	// (dispatcher goroutine writes, Rejected reads).
+	rejected atomic.Int64
 	nc   *nats.Conn
 	msgs chan *nats.Msg
 	done chan struct{}
@@ -110,6 +132,18 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 	b := &Bus{cfg: cfg, subj: Subjects{cfg.Prefix}, h: h, log: cfg.Logger,
 		msgs: make(chan *nats.Msg, cfg.QueueLen), done: make(chan struct{}),
 		presence: map[string]*interest{}, calls: map[string]*sub{}}
+	secret := cfg.Secret
+	if len(secret) == 0 {
+		if cfg.URL != "" {
+			return nil, errors.New("a cluster secret is required with an external NATS (nodes sign their messages)")
+		}
+		secret = randomSecret()
+	}
+	b.sig = newSigner(secret)
+	opts, err := cfg.authOptions()
+	if err != nil {
+		return nil, err
+	}
 	url := cfg.URL
 	if url == "" {
 		srv, err := startEmbedded()
@@ -117,10 +151,10 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 			return nil, err
 		}
 		b.srv = srv
-		url = srv.ClientURL()
-		b.log.Info("embedded NATS server started", "url", url)
+		opts = append(opts, nats.InProcessServer(srv))
+		b.log.Info("embedded NATS server started (in-process, no listener)")
 	}
-	nc, err := nats.Connect(url,
+	nc, err := nats.Connect(url, append(opts,
 		nats.Name("pgw-"+cfg.Node),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
@@ -147,10 +181,10 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 				b.enqueueResync()
 			}
 		}),
-	)
+	)...)
 	if err != nil {
 		b.shutdownEmbedded()
-		return nil, fmt.Errorf("nats connect %s: %w", url, err)
+		return nil, fmt.Errorf("nats connect %s: %w", redact(url), err)
 	}
 	b.nc = nc
 	ctl, err := nc.ChanSubscribe(b.subj.Node(cfg.Node), b.msgs)
@@ -180,7 +214,9 @@ func (b *Bus) enqueueResync() {
 }
 
 func startEmbedded() (*server.Server, error) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	// DontListen: clients connect in-process only (nats.InProcessServer);
+	// no other process on the machine can reach this server.
+	srv, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
@@ -220,6 +256,13 @@ func (b *Bus) deliver(m *nats.Msg) {
 		return
 	}
 	kind, tenant, user := b.subj.parse(m.Subject)
+	if kind != "" && !b.sig.verify(m) {
+		if b.rejected.Add(1) == 1 || b.rejected.Load()%1000 == 0 {
+			b.log.Warn("unsigned or forged NATS message dropped (is another deployment sharing PGW_PREFIX, or PGW_CLUSTER_SECRET different on some node?)",
+				"subject", m.Subject, "rejected", b.rejected.Load())
+		}
+		return
+	}
 	switch kind {
 	case "presence":
 		if b.h.Presence == nil {
@@ -260,6 +303,7 @@ func (b *Bus) PublishControl(node string, data []byte) error {
 }
 
 func (b *Bus) publish(m *nats.Msg) error {
+	b.sig.sign(m)
 	if err := b.nc.PublishMsg(m); err != nil {
 		if errors.Is(err, nats.ErrConnectionClosed) {
 			return ErrClosed
@@ -283,14 +327,18 @@ func (b *Bus) Flush(ctx context.Context) error {
 	return b.nc.FlushWithContext(ctx)
 }
 
+// Rejected is how many messages were dropped for a missing or bad
+// signature.
+func (b *Bus) Rejected() int64 { return b.rejected.Load() }
+
 // Connected reports whether NATS is connected now (readiness).
 func (b *Bus) Connected() bool { return b.nc.IsConnected() }
 
-// ClientURL is the URL of the server the bus uses (the embedded one's in the
-// default mode), for tests and tools on the same machine.
+// ClientURL is the URL of the server the bus uses, credentials redacted
+// ("" for the embedded server, which has no URL: it is in-process only).
 func (b *Bus) ClientURL() string {
 	if b.srv != nil {
-		return b.srv.ClientURL()
+		return ""
 	}
 	return b.nc.ConnectedUrlRedacted()
 }

@@ -39,6 +39,8 @@ func TestSubjects(t *testing.T) {
 	}
 }
 
+const testClusterSecret = "cluster-secret-0123456789abcdef"
+
 // recorder collects what a bus delivers.
 type recorder struct {
 	mu       sync.Mutex
@@ -90,7 +92,7 @@ func waitCount(t *testing.T, f func() int, want int) {
 func open(t *testing.T, url, node string, r *recorder, wildcardAt int) *Bus {
 	t.Helper()
 	b, err := Open(context.Background(), Config{URL: url, Prefix: "pgw", Node: node, TenantWildcardAt: wildcardAt,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, r.handlers())
+		Secret: []byte(testClusterSecret), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, r.handlers())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +205,7 @@ func TestResyncAfterNATSRestart(t *testing.T) {
 func TestEmbeddedServerWhenNoURL(t *testing.T) {
 	var rec recorder
 	b := open(t, "", "solo", &rec, 64)
-	if !b.Connected() || b.ClientURL() == "" {
+	if !b.Connected() || b.ClientURL() != "" {
 		t.Fatal("embedded server not connected")
 	}
 	if err := b.Watch("acme", "u1"); err != nil {

@@ -26,8 +26,21 @@ type Config struct {
 	// the in-process store (one node only).
 	RedisURL string
 	// NATSURL is the NATS server, comma-separated for a cluster
-	// (PGW_NATS_URL). Default empty: an embedded NATS server.
+	// (PGW_NATS_URL); it may carry user:password@ or token@, and tls://.
+	// Default empty: an embedded NATS server, in-process only (no listener).
 	NATSURL string
+	// NATS credentials and TLS for an external NATS (PGW_NATS_USER,
+	// PGW_NATS_PASSWORD, PGW_NATS_NKEY: an nkey seed file, PGW_NATS_CREDS: a
+	// credentials file, PGW_NATS_TLS_CA, PGW_NATS_TLS_CERT, PGW_NATS_TLS_KEY:
+	// PEM files). Default empty.
+	NATSUser, NATSPassword, NATSNKey, NATSCreds string
+	NATSTLSCA, NATSTLSCert, NATSTLSKey          string
+	// ClusterSecret signs every NATS message the nodes publish; messages
+	// not signed with it are dropped (PGW_CLUSTER_SECRET). Every node of a
+	// deployment needs the same one. Default empty: derived from
+	// JWTSecret; with neither, the embedded NATS uses a random one and an
+	// external NATS is refused.
+	ClusterSecret string
 	// JWTSecret is the HS256 secret (PGW_JWT_SECRET). Default empty: a random
 	// secret is made and a ready dev token is logged at start.
 	JWTSecret string
@@ -164,6 +177,16 @@ func DefaultConfig() Config {
 	}
 }
 
+// busSecret is the secret NATS messages are signed with: ClusterSecret,
+// else JWTSecret (every node of a deployment shares it, and whoever holds
+// it can already mint any token).
+func (c *Config) busSecret() string {
+	if c.ClusterSecret != "" {
+		return c.ClusterSecret
+	}
+	return c.JWTSecret
+}
+
 // OwnOrigin is the URL whose origin is the gateway's own: PublicURL, or
 // http:// + Addr when it is not set.
 func (c *Config) OwnOrigin() string {
@@ -208,6 +231,12 @@ func (c *Config) Validate() error {
 	}
 	if !presence.ValidID(c.Prefix) {
 		return bad("PGW_PREFIX", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.Prefix)
+	}
+	if c.NATSURL != "" && c.busSecret() == "" {
+		return bad("PGW_CLUSTER_SECRET", "is required with PGW_NATS_URL when PGW_JWT_SECRET is not set (nodes sign their NATS messages with it)")
+	}
+	if c.NATSURL == "" && c.NATSUser+c.NATSPassword+c.NATSNKey+c.NATSCreds+c.NATSTLSCA+c.NATSTLSCert+c.NATSTLSKey != "" {
+		return bad("PGW_NATS_URL", "NATS credentials and TLS settings need an external NATS (set PGW_NATS_URL)")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return bad("PGW_LOG_FORMAT", "%q must be text or json", c.LogFormat)

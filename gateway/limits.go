@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -47,3 +49,48 @@ func writesStore(frameType string) bool {
 
 // writeKey is a user's key in the node's write budget.
 func writeKey(tenant, user string) string { return tenant + "/" + user }
+
+// maxVersionLead is how far ahead of this node's clock a presence version
+// from the bus may be. Versions are at least the change time in
+// microseconds, so only a broken clock or a bug makes one lead by minutes;
+// taking it would make every real change after it look old.
+const maxVersionLead = 10 * time.Minute
+
+// rereads are users whose bus presence was refused as implausible; the
+// node re-reads them from the store.
+type rereads struct {
+	mu sync.Mutex
+	m  map[userKey]bool
+}
+
+func (r *rereads) add(tenant, user string) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = map[userKey]bool{}
+	}
+	r.m[userKey{tenant, user}] = true
+	r.mu.Unlock()
+}
+
+func (r *rereads) take() map[userKey]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.m
+	r.m = nil
+	return m
+}
+
+// rereadLoop delivers the store's state of the users whose bus version was
+// refused (the store is the truth; its version is taken as it is).
+func (n *Node) rereadLoop(ctx context.Context, _ time.Time) {
+	for k := range n.rereads.take() {
+		ps, err := n.store.GetMany(ctx, k.tenant, []string{k.user})
+		if err != nil || len(ps) != 1 {
+			n.rereads.add(k.tenant, k.user)
+			continue
+		}
+		if p := ps[0]; p.Version > 0 {
+			n.deliverPresence(p.Tenant, p.User, p.Version, mustJSON(p))
+		}
+	}
+}

@@ -16,6 +16,7 @@ func (n *Node) startLoops() {
 	n.loop("reaper", n.reapEvery(), n.reap)
 	n.loop("grace", n.graceTick(), n.expireGrace)
 	n.loop("bridges", time.Second, n.expireHTTPBridges)
+	n.loop("rereads", time.Second, n.rereadLoop)
 }
 
 // graceTick is how often pending grace expiries are checked: a twentieth of

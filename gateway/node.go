@@ -49,6 +49,8 @@ type Node struct {
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
+	// rereads are users whose bus version was refused as implausible.
+	rereads rereads
 	// secret is the random HS256 secret the node made because none was
 	// configured (nil otherwise): DevToken signs with it.
 	secret []byte
@@ -150,7 +152,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n.ipt = ipt.NewService(iptState, n.store, ipt.Options{Grace: cfg.Grace, BridgeTTL: cfg.BridgeTTL})
 
-	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, Prefix: cfg.Prefix, Node: cfg.NodeID, Logger: log}, bus.Handlers{
+	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, Prefix: cfg.Prefix, Node: cfg.NodeID, Logger: log,
+		User: cfg.NATSUser, Password: cfg.NATSPassword, NKeyFile: cfg.NATSNKey, CredsFile: cfg.NATSCreds,
+		TLSCA: cfg.NATSTLSCA, TLSCert: cfg.NATSTLSCert, TLSKey: cfg.NATSTLSKey, Secret: []byte(cfg.busSecret())}, bus.Handlers{
 		Presence: n.onPresence,
 		Call:     n.onCall,
 		Control:  n.onControl,
@@ -308,6 +312,19 @@ func (n *Node) publishEnded(ended []presence.Ended) {
 // connections here it also learns the manual status, wherever it was set,
 // so this node can re-assert it after the store lost its state.
 func (n *Node) onPresence(tenant, user string, version int64, data []byte) {
+	if version > time.Now().Add(maxVersionLead).UnixMicro() {
+		// Versions are at least the change's time in microseconds: one far
+		// ahead of the clock would shadow every real change after it. The
+		// store's state is taken instead (rereadLoop).
+		n.log.Warn("presence version far ahead of the clock dropped; re-reading the store", "tenant", tenant, "user", user, "version", version)
+		n.rereads.add(tenant, user)
+		return
+	}
+	n.deliverPresence(tenant, user, version, data)
+}
+
+// deliverPresence fans a presence out to the local watchers.
+func (n *Node) deliverPresence(tenant, user string, version int64, data []byte) {
 	if k := n.hub.deliver(tenant, user, version, data); k > 0 {
 		n.metrics.delivered.Add(float64(k))
 	}
