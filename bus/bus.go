@@ -90,10 +90,10 @@ type Bus struct {
 	// rejected counts messages dropped for a missing or bad signature
 	// (dispatcher goroutine writes, Rejected reads).
 	rejected atomic.Int64
-	nc   *nats.Conn
-	msgs chan *nats.Msg
-	done chan struct{}
-	wg   sync.WaitGroup
+	nc       *nats.Conn
+	msgs     chan *nats.Msg
+	done     chan struct{}
+	wg       sync.WaitGroup
 
 	mu       sync.Mutex
 	closed   bool
