@@ -17,4 +17,7 @@ if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
     fi
   done
 fi
+# The Java SDK (installs a JDK and Maven with apt-get when missing).
+echo "test: sdk/java/scripts/test.sh"
+sdk/java/scripts/test.sh
 echo "test: all passed"
