@@ -36,7 +36,7 @@ repo_opt=()
 [ -n "${MAVEN_REPO:-}" ] && repo_opt=("-Dmaven.repo.local=$MAVEN_REPO")
 rm -rf target/surefire-reports target/failsafe-reports
 status=0
-mvn -B -q "${repo_opt[@]}" verify || status=$?
+mvn -B -q -Dstyle.color=never "${repo_opt[@]}" verify || status=$?
 
 # Maven is quiet (-q): count the test reports for the closing line.
 count() { # $1: attribute, files...
