@@ -42,6 +42,7 @@ type Config struct {
 	Subs        int           `json:"subs"`         // fanout: users each user subscribes to
 	Bridges     int           `json:"bridges"`      // ipt: bridges; users are spread over them as devices
 	Logout      float64       `json:"logout"`       // churn: fraction of actions that are logouts
+	HumanNotes  bool          `json:"human_notes"`  // fanout: notes people write instead of timing stamps (make demo); no delivery latency then
 	Grace       time.Duration `json:"grace"`        // the gateway's session grace (PGW_GRACE)
 	NodeTTL     time.Duration `json:"node_ttl"`     // the gateway's PGW_NODE_TTL (how long cleanup may take)
 	Jitter      time.Duration `json:"jitter"`       // storm: reconnects spread over [0, Jitter)

@@ -20,6 +20,20 @@ func fanoutNote(due time.Time, seq int) string {
 	return notePrefix + strconv.FormatInt(due.UnixNano(), 10) + " " + strconv.Itoa(seq)
 }
 
+// humanNotes are the notes of a --human-notes run (make demo): what people
+// write, so a board watching the run reads like an office.
+var humanNotes = []string{"in a meeting", "on a customer call", "lunch, back at 1", "focus time",
+	"with a visitor", "back in 10 min", "working from home", "", "training until 3", "at the front desk"}
+
+// note is the note of change seq intended at due: a timing stamp the
+// receivers measure delivery latency from, or a human note.
+func (w *Worker) note(due time.Time, seq int) string {
+	if w.Cfg.HumanNotes {
+		return humanNotes[seq%len(humanNotes)]
+	}
+	return fanoutNote(due, seq)
+}
+
 // parseFanoutNote returns the intended send time a note carries.
 func parseFanoutNote(note string) (time.Time, bool) {
 	rest, ok := strings.CutPrefix(note, notePrefix)
@@ -166,7 +180,7 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 				}
 				st := driveStatuses[(j.seq/n)%len(driveStatuses)]
 				locks[j.k].Lock()
-				err := c.Send(statusFrame{Type: "status", ID: c.NextID(), Status: string(st), Note: fanoutNote(j.due, j.seq)})
+				err := c.Send(statusFrame{Type: "status", ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
 				if err == nil {
 					last[j.k] = st
 				}

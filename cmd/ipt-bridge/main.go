@@ -69,8 +69,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bridge.
 		amiAddr   = fs.String("ami-addr", "127.0.0.1:5038", "Asterisk manager interface host:port")
 		amiUser   = fs.String("ami-user", "", "manager.conf user")
 		amiSecret = fs.String("ami-secret", "", "manager.conf secret")
-		usersFile = fs.String("users-file", "", "extension → user map: lines \"EXT USER\" or a JSON object (default: user id = extension)")
-		simulate  = fs.Int("simulate", 0, "simulate N extensions instead of connecting to AMI")
+		usersFile = fs.String("users-file", "", fmt.Sprintf("extension → user map: lines \"EXT USER\" or a JSON object (default: with AMI the user id is the extension; --simulate makes ext %s, %s, … owned by %s, %s, …)",
+			bridge.SimulatedExt(1), bridge.SimulatedExt(2), bridge.SimulatedUser(1), bridge.SimulatedUser(2)))
+		simulate  = fs.Int("simulate", 0, "simulate N extensions instead of connecting to AMI (the first N of --users-file, then generated ones: see --users-file)")
 		rate      = fs.Float64("rate", 5, "simulator events per second")
 		maxRate   = fs.Float64("max-frame-rate", 50, "frames per second sent to the gateway at most (its default limit); -1: no pacing")
 		logFormat = fs.String("log-format", "text", "text or json")

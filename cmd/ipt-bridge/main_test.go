@@ -75,3 +75,16 @@ func TestRunExitsWithUsageOnBadConfig(t *testing.T) {
 		t.Fatalf("exit code %d, want 2", code)
 	}
 }
+
+// --help says who owns the simulated extensions the way the simulator
+// names them (not "user id = extension", which holds only with AMI).
+func TestHelpNamesSimulatedUsers(t *testing.T) {
+	var errb strings.Builder
+	if code := run([]string{"-h"}, func(string) string { return "" }, &errb); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "--simulate makes ext " + bridge.SimulatedExt(1) + ", " + bridge.SimulatedExt(2) + ", … owned by " + bridge.SimulatedUser(1)
+	if !strings.Contains(errb.String(), want) {
+		t.Fatalf("help does not say %q:\n%s", want, errb.String())
+	}
+}

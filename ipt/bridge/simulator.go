@@ -31,6 +31,13 @@ type simCall struct {
 	since               time.Time
 }
 
+// SimulatedExt and SimulatedUser name the i-th (from 1) device the simulator
+// generates when the users map has too few: ext 1001 owned by u0001, ….
+func SimulatedExt(i int) string { return fmt.Sprintf("%d", 1000+i) }
+
+// SimulatedUser: see SimulatedExt.
+func SimulatedUser(i int) string { return fmt.Sprintf("u%04d", i) }
+
 // newSimSource takes the first n mapped extensions (sorted) and, when the
 // map has fewer, generates the rest: ext 1001… with user u0001….
 func newSimSource(n int, rate float64, users Users, seed uint64) *simSource {
@@ -47,11 +54,11 @@ func newSimSource(n int, rate float64, users Users, seed uint64) *simSource {
 		taken[ext] = true
 	}
 	for i := 1; len(s.exts) < n; i++ {
-		ext := fmt.Sprintf("%d", 1000+i)
+		ext := SimulatedExt(i)
 		if taken[ext] {
 			continue
 		}
-		s.exts = append(s.exts, &simExt{ext: ext, user: fmt.Sprintf("u%04d", i)})
+		s.exts = append(s.exts, &simExt{ext: ext, user: SimulatedUser(i)})
 	}
 	return s
 }

@@ -103,6 +103,7 @@ func newFlags(cfg *loadtest.Config, out *outputs, stderr io.Writer) *flag.FlagSe
 	fs.IntVar(&cfg.Subs, "subs", cfg.Subs, "fanout: users each user subscribes to")
 	fs.IntVar(&cfg.Bridges, "bridges", cfg.Bridges, "ipt: bridges (users are their devices)")
 	fs.Float64Var(&cfg.Logout, "logout", cfg.Logout, "churn: fraction of actions that are logouts")
+	fs.BoolVar(&cfg.HumanNotes, "human-notes", false, "fanout: notes people write (\"in a meeting\", …) instead of timing stamps; delivery latency is then not measured (make demo)")
 	fs.DurationVar(&cfg.Grace, "grace", cfg.Grace, "the gateway's session grace (PGW_GRACE)")
 	fs.DurationVar(&cfg.NodeTTL, "node-ttl", cfg.NodeTTL, "the gateway's PGW_NODE_TTL")
 	fs.DurationVar(&cfg.Jitter, "jitter", cfg.Jitter, "storm: reconnects spread over this long")
