@@ -178,7 +178,7 @@ func ReconnectRule(close int) Reconnect {
 		return ReconnectBackoff
 	case CloseAuth:
 		return ReconnectNewToken
-	case CloseNormal, CloseUnsupported, CloseTooBig, CloseProtocol, CloseForbidden:
+	case CloseNormal, CloseUnsupported, CloseInvalidData, CloseTooBig, CloseProtocol, CloseForbidden:
 		return ReconnectNo
 	case 0:
 		return ReconnectNotClosed

@@ -308,7 +308,7 @@ func TestCloseCodesJSONRules(t *testing.T) {
 		}
 	}
 	want := map[int]string{
-		problem.CloseNormal: "no", problem.CloseGoingAway: "at_once", problem.CloseUnsupported: "no",
+		problem.CloseNormal: "no", problem.CloseGoingAway: "at_once", problem.CloseUnsupported: "no", problem.CloseInvalidData: "no",
 		problem.ClosePolicy: "backoff", problem.CloseTooBig: "no", problem.CloseProtocol: "no",
 		problem.CloseAuth: "new_token", problem.CloseForbidden: "no", problem.CloseHelloTimeout: "backoff",
 		problem.CloseTooMany: "backoff", problem.CloseInternal: "backoff",

@@ -19,6 +19,7 @@ export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
   Unsupported: 1003,
+  InvalidData: 1007,
   Policy: 1008,
   TooBig: 1009,
   Protocol: 4400,
@@ -38,6 +39,7 @@ export function reconnectRule(code: number): ReconnectRule {
   switch (code) {
     case CloseCode.Normal:
     case CloseCode.Unsupported:
+    case CloseCode.InvalidData:
     case CloseCode.TooBig:
     case CloseCode.Protocol:
     case CloseCode.Forbidden:
