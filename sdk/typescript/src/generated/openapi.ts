@@ -451,7 +451,7 @@ export interface components {
          * @description The codes an HTTP answer can carry (generated list checked by a test against the code table).
          * @enum {string}
          */
-        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "internal";
+        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "internal" | "bad_request" | "request_timeout" | "header_too_large" | "too_many_requests";
     };
     responses: {
         /** @description The process runs. */
@@ -788,13 +788,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not a valid WebSocket handshake (answered by the WebSocket library, plain text). */
+            /** @description `bad_request`: not a valid WebSocket handshake (the detail says which header is wrong). */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": string;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -36,7 +36,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The Java SDK against the real gateway binary built from this repository: one node on the
  * embedded default (in-process store, embedded NATS) for most tests, two nodes sharing a private
- * redis-server for presence across nodes.
+ * redis-server and a private nats-server for presence across nodes.
  */
 class GatewayIT {
     static Processes.Gateway gw;
@@ -233,13 +233,14 @@ class GatewayIT {
     @Test
     void presenceAcrossTwoNodesSharingRedisAndNats() throws Exception {
         String secret = UUID.randomUUID().toString();
-        try (Processes.Redis redis = Processes.Redis.start()) {
-            // Node 1: the shared Redis and its own embedded NATS; node 2: the same Redis and node 1's NATS.
-            try (Processes.Gateway n1 = Processes.Gateway.start(secret, Collections.singletonMap("PGW_REDIS_URL", redis.url()))) {
-                java.util.Map<String, String> env2 = new java.util.HashMap<>();
-                env2.put("PGW_REDIS_URL", redis.url());
-                env2.put("PGW_NATS_URL", n1.embeddedNatsUrl());
-                try (Processes.Gateway n2 = Processes.Gateway.start(secret, env2)) {
+        try (Processes.Redis redis = Processes.Redis.start(); Processes.Nats nats = Processes.Nats.start()) {
+            // Two nodes that share nothing but a private Redis and a private NATS (contract: nodes share
+            // only Redis and NATS). The embedded NATS of a node is in-process only, so it cannot serve two.
+            java.util.Map<String, String> env = new java.util.HashMap<>();
+            env.put("PGW_REDIS_URL", redis.url());
+            env.put("PGW_NATS_URL", nats.url());
+            try (Processes.Gateway n1 = Processes.Gateway.start(secret, env)) {
+                try (Processes.Gateway n2 = Processes.Gateway.start(secret, env)) {
                     String tenant = uid("t");
                     String alice = uid("alice");
                     PgwClient bob = window(n2, n2.token(uid("bob"), tenant), PgwClient.Builder.newSessionId(), "main", null);

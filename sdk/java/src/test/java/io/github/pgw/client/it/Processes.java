@@ -16,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import okhttp3.OkHttpClient;
@@ -170,13 +168,6 @@ final class Processes {
             }
         }
 
-        /** The URL of this node's embedded NATS server, from its log. */
-        String embeddedNatsUrl() {
-            Matcher m = Pattern.compile("embedded NATS server started.*?url=\"?(nats://[^\\s\"]+)").matcher(output());
-            if (!m.find()) throw new AssertionError("no embedded NATS URL in the gateway log:\n" + output());
-            return m.group(1);
-        }
-
         @Override
         public void close() throws InterruptedException {
             process.destroy(); // SIGTERM: the node drains and exits
@@ -224,8 +215,48 @@ final class Processes {
         }
     }
 
+    /** A private nats-server (Debian's package) on a free port of 127.0.0.1. */
+    static final class Nats implements AutoCloseable {
+        final int port;
+        final Process process;
+
+        private Nats(int port, Process process) {
+            this.port = port;
+            this.process = process;
+        }
+
+        static Nats start() throws Exception {
+            String bin = findOnPath("nats-server");
+            int port = freePort();
+            Path log = Files.createTempFile(buildDir(), "nats-" + port + "-", ".log");
+            Process p = new ProcessBuilder(bin, "-a", "127.0.0.1", "-p", String.valueOf(port))
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            Nats n = new Nats(port, p);
+            waitFor("nats-server on " + port, 15_000, () -> {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress("127.0.0.1", port), 500);
+                    byte[] buf = new byte[4];
+                    int got = s.getInputStream().read(buf);
+                    return got == 4 && new String(buf, StandardCharsets.US_ASCII).equals("INFO");
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            return n;
+        }
+
+        String url() { return "nats://127.0.0.1:" + port; }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
     static String findOnPath(String name) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
+        String path = System.getenv().getOrDefault("PATH", "/usr/bin") + File.pathSeparator + "/usr/sbin" + File.pathSeparator + "/usr/local/sbin";
+        for (String dir : path.split(File.pathSeparator)) {
             File f = new File(dir, name);
             if (f.canExecute()) return f.getPath();
         }
