@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -52,8 +53,17 @@ func checkJSONType(ct string) error {
 }
 
 // decodeBody decodes a whole body strictly into v: exactly one JSON value,
-// nothing after it.
+// nothing after it. A struct is decoded member by member (strict_json.go):
+// the problem then lists every bad member, and the members that decoded
+// are set, so the caller can add its own checks with mergeFields.
 func decodeBody(data []byte, v any) error {
+	if isStructPtr(v) {
+		me, err := decodeMembers(data, v, "")
+		if err != nil {
+			return memberSyntaxProblem(err, "", data)
+		}
+		return me.problem()
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -69,6 +79,13 @@ func decodeBody(data []byte, v any) error {
 // json.RawMessage of a body) strictly into v; path names it in problems.
 // null leaves v untouched.
 func decodeAt(data json.RawMessage, path string, v any) error {
+	if isStructPtr(v) && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{' {
+		me, err := decodeMembers(data, v, path)
+		if err != nil {
+			return memberSyntaxProblem(err, path, data)
+		}
+		return me.problem()
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -139,4 +156,88 @@ func prefixFields(err error, prefix string) error {
 		cp.Detail = q.Detail
 	}
 	return &cp
+}
+
+func isStructPtr(v any) bool {
+	t := reflect.TypeOf(v)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
+}
+
+// memberSyntaxProblem is the problem of a body (or member at path) that is
+// not one JSON object.
+func memberSyntaxProblem(err error, path string, data []byte) error {
+	if errors.Is(err, errNotObject) {
+		field := path
+		if field == "" {
+			field = "body"
+		}
+		return problem.Field(field, "must be an object, got %s", describeStart(bytes.TrimSpace(data)))
+	}
+	// Let the plain decoder name the error and its byte offset in the
+	// whole body.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return decodeProblem(err, path, data)
+	}
+	return problem.New(problem.MalformedJSON, "invalid JSON at byte %d: the body must hold one JSON value and nothing after it", dec.InputOffset())
+}
+
+// problem is the problem of what decodeMembers found (nil when nothing):
+// unknown_field when only unknown members, else invalid_argument with one
+// entry per member.
+func (me memberErrors) problem() error {
+	if len(me.fields) == 0 && len(me.unknown) == 0 {
+		return nil
+	}
+	unknown := make([]problem.FieldError, len(me.unknown))
+	for i, u := range me.unknown {
+		unknown[i] = problem.FieldError{Field: u, Reason: "is not a field of this request"}
+	}
+	if len(me.fields) == 0 {
+		p := problem.New(problem.UnknownField, "%s: is not a field of this request", me.unknown[0])
+		p.Errors = unknown
+		return p
+	}
+	return problem.Fields(append(me.fields, unknown...)...)
+}
+
+// mergeFields joins the field problems of a body's decoding and of the
+// caller's checks into one problem with one entry per field (a field
+// already reported keeps its first entry). Any other error wins as it is.
+func mergeFields(errs ...error) error {
+	var all []problem.FieldError
+	seen := map[string]bool{}
+	onlyUnknown := true
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		p := problem.As(err)
+		if p == nil || (p.Code != problem.InvalidArgument && p.Code != problem.UnknownField) ||
+			(len(p.Errors) == 1 && p.Errors[0].Field == "body") {
+			// Not field problems, or no member could be read at all (the
+			// body is not an object): the caller's checks have nothing to
+			// add.
+			return err
+		}
+		if p.Code != problem.UnknownField {
+			onlyUnknown = false
+		}
+		for _, fe := range p.Errors {
+			if !seen[fe.Field] {
+				seen[fe.Field] = true
+				all = append(all, fe)
+			}
+		}
+	}
+	switch {
+	case len(all) == 0:
+		return nil
+	case onlyUnknown:
+		p := problem.New(problem.UnknownField, "%s: is not a field of this request", all[0].Field)
+		p.Errors = all
+		return p
+	}
+	return problem.Fields(all...)
 }

@@ -45,14 +45,15 @@ func (a *api) queryPresence(ctx context.Context, w http.ResponseWriter, r *http.
 		return err
 	}
 	var body queryBody
-	if err := decodeBody(data, &body); err != nil {
-		return err
-	}
+	derr := decodeBody(data, &body)
+	var verr error
 	if body.Users == nil {
-		return problem.Field("users", "is required: a list of user ids")
+		verr = problem.Field("users", "is required: a list of user ids")
+	} else if p := checkUsers(body.Users, a.n.cfg.MaxBatch); p != nil {
+		verr = p
 	}
-	if p := checkUsers(body.Users, a.n.cfg.MaxBatch); p != nil {
-		return p
+	if err := mergeFields(derr, verr); err != nil {
+		return err
 	}
 	list := []presence.Presence{}
 	if len(body.Users) > 0 {
@@ -87,11 +88,9 @@ func (a *api) setStatus(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	var body statusBody
-	if err := decodeBody(data, &body); err != nil {
-		return err
-	}
-	st, note, err := checkStatus(body.Status, body.Note)
-	if err != nil {
+	derr := decodeBody(data, &body)
+	st, note, verr := checkStatus(body.Status, body.Note)
+	if err := mergeFields(derr, verr); err != nil {
 		return err
 	}
 	ch, err := a.n.setStatus(ctx, cl.Tenant, user, st, note)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -50,44 +51,49 @@ type frame struct {
 // decodeFrame parses one client frame. It returns the frame (with its id
 // whenever the id could be read, so an error can still be answered to it)
 // and the problem with the frame, if any: malformed_frame for text that is
-// not a JSON object with a string type, invalid_argument naming a field of
-// the wrong JSON type or a bad id.
+// not a JSON object with a string type, invalid_argument naming every
+// member of the wrong JSON type, every duplicate member, or a bad id.
+// Member names match exactly; members no frame type defines are ignored.
+// An id of null is no id.
 func decodeFrame(data []byte) (*frame, *problem.Problem) {
 	f := &frame{raw: data}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return f, problem.New(problem.MalformedFrame, "a frame must be one JSON object, got %s", describeStart(trimmed))
 	}
-	err := json.Unmarshal(trimmed, f)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case err == nil:
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "frame"
-		}
-		if field == "type" {
-			f.ID = validIDOrNil(f.ID)
-			return f, problem.New(problem.MalformedFrame, "type must be a string, got %s", typeErr.Value)
-		}
-		if field != "id" {
-			f.ID = validIDOrNil(f.ID)
-			return f, problem.Field(field, "must be %s, got %s", jsonKind(typeErr.Type.String()), typeErr.Value)
-		}
-	default:
+	me, err := decodeMembers(trimmed, f, "")
+	if err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
 			return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON at byte %d: %v", syn.Offset, err)
 		}
 		return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON: %v", err)
 	}
-	if p := checkID(f.ID); p != nil {
+	if string(f.ID) == "null" {
 		f.ID = nil
-		return f, p
+	}
+	idErr := checkID(f.ID)
+	if idErr != nil {
+		f.ID = nil
+	}
+	var errs []problem.FieldError
+	for _, fe := range me.fields {
+		switch fe.Field {
+		case "type":
+			return f, problem.New(problem.MalformedFrame, "type %s", fe.Reason)
+		case "id":
+			idErr = nil // reported below with the others
+		}
+		errs = append(errs, fe)
 	}
 	if f.Type == "" {
-		return f, problem.Field("type", "is required")
+		return f, problem.New(problem.MalformedFrame, "a frame needs a type (a string), got none")
+	}
+	if idErr != nil {
+		errs = append(idErr.Errors, errs...)
+	}
+	if len(errs) > 0 {
+		return f, problem.Fields(errs...)
 	}
 	return f, nil
 }
@@ -162,10 +168,15 @@ func checkUsers(users []string, max int) *problem.Problem {
 	if len(users) > max {
 		return problem.Field("users", "must list at most %d users, got %d", max, len(users))
 	}
+	var errs []problem.FieldError
 	for i, u := range users {
 		if !presence.ValidID(u) {
-			return problem.Field("users["+strconv.Itoa(i)+"]", "%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", problem.Excerpt(u, 40))
+			errs = append(errs, problem.FieldError{Field: "users[" + strconv.Itoa(i) + "]",
+				Reason: fmt.Sprintf("%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", problem.Excerpt(u, 40))})
 		}
+	}
+	if len(errs) > 0 {
+		return problem.Fields(errs...)
 	}
 	return nil
 }

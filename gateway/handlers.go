@@ -38,6 +38,12 @@ func (c *conn) handle(data []byte) bool {
 		return c.hello(f)
 	}
 	if p != nil {
+		if p.Code == problem.InvalidArgument {
+			// One entry per bad field: add what the frame's own checks
+			// find in the members that did decode. Nothing is applied.
+			c.reply(f.ID, mergeFields(p, checkFrame(f, n.cfg.MaxBatch)))
+			return true
+		}
 		c.reply(f.ID, p)
 		return true
 	}
@@ -81,6 +87,26 @@ func (c *conn) handle(data []byte) bool {
 		c.send(okWith(f.ID, res))
 	}
 	return true
+}
+
+// checkFrame runs the field checks of a frame type without applying it,
+// so a frame with members of the wrong type still gets one problem entry
+// per bad field.
+func checkFrame(f *frame, maxBatch int) error {
+	switch f.Type {
+	case typeStatus:
+		_, _, err := checkStatus(f.Status, f.Note)
+		return err
+	case typeIdle:
+		if f.Idle == nil {
+			return problem.Field("idle", "is required: true or false")
+		}
+	case typeSubscribe, typeUnsubscribe:
+		if p := checkUsers(f.Users, maxBatch); p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 // drop answers a frame refused by a rate limit (§6): the frame is not
