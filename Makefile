@@ -3,7 +3,9 @@
 
 GO      ?= go
 BIN     := bin
-ADDR    ?= 127.0.0.1:8080
+# The gateway's address for run and demo: `make run ADDR=127.0.0.1:8081`, or
+# PGW_ADDR in the environment (the README tour sets it).
+ADDR    ?= $(or $(PGW_ADDR),127.0.0.1:8080)
 
 .PHONY: run test bench lint deadcode build cluster demo clean
 
@@ -43,13 +45,13 @@ deadcode:
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-## cluster: 3 nodes behind nginx on the machine's Redis and NATS.
+## cluster: 3 nodes behind nginx, on a private Redis and NATS it starts (logs in out/cluster/).
 cluster: build
 	./scripts/cluster.sh
 
-## demo: gateway + simulated population + PBX; prints the board URL.
+## demo: gateway + simulated population + PBX; prints the board URL (logs in out/demo/).
 demo: build
-	./scripts/demo.sh
+	PGW_ADDR=$(ADDR) ./scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)

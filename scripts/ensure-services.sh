@@ -22,10 +22,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  # The nginx package may start a daemon on port 80; the tests start their own.
-  if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; fi
-  pkill -x nginx >/dev/null 2>&1 || true
   echo "ensure-services: installed ${need_apt[*]}"
+  # Installing nginx (or redis-server) starts the packaged service (nginx
+  # on port 80); the tests start their own on free ports. Stop only the
+  # service this install started, through its service manager (which
+  # stops it by its pid file), never other nginx or Redis processes.
+  for pkg in "${need_apt[@]}"; do
+    case $pkg in nginx-light) svc=nginx ;; redis-server) svc=redis-server ;; *) continue ;; esac
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      systemctl stop "$svc" >/dev/null 2>&1 && systemctl disable "$svc" >/dev/null 2>&1 &&
+        echo "ensure-services: stopped and disabled the $svc service the package started"
+    elif [ -x "/etc/init.d/$svc" ]; then
+      "/etc/init.d/$svc" stop >/dev/null 2>&1 && echo "ensure-services: stopped the $svc service the package started"
+    fi
+  done
 fi
 # The browser tests need Node.js 20.10 or newer; Debian's own package is
 # older. The npm registry's "node" package carries a Node 20 binary.
