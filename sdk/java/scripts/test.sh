@@ -5,9 +5,11 @@
 # shared vectors of sdk/conformance, the jar / sources jar / javadoc jar, the
 # class-file check of the jar and the integration tests against the real
 # gateway (built from this repository), a private redis-server and a private
-# nats-server (Debian's package, installed when missing) on free ports.
+# nats-server (built from the module's pinned nats-server, as make cluster
+# does) on free ports.
 #
-# Environment: PGW_GATEWAY_BIN to use an already built gateway; MAVEN_REPO
+# Environment: PGW_GATEWAY_BIN to use an already built gateway, NATS_SERVER a
+# nats-server binary; MAVEN_REPO
 # for the local Maven repository (default ~/.m2/repository, kept between runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +32,6 @@ if ! command -v javac >/dev/null 2>&1 || [ "$(java_major)" -lt 11 ]; then
 fi
 command -v mvn >/dev/null 2>&1 || install "Maven" maven
 command -v redis-server >/dev/null 2>&1 || install "redis-server" redis-server
-# Two nodes need a NATS they can both reach (a node's embedded one is in-process only).
-command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || install "nats-server" nats-server
 command -v go >/dev/null 2>&1 || { echo "sdk/java: go is required (the integration tests build ./cmd/gateway)" >&2; exit 1; }
 echo "sdk/java: $(javac -version 2>&1), $(mvn -v 2>/dev/null | head -n1 | sed 's/\x1b\[[0-9;]*m//g')"
 

@@ -215,7 +215,28 @@ final class Processes {
         }
     }
 
-    /** A private nats-server (Debian's package) on a free port of 127.0.0.1. */
+    private static Path natsBin;
+
+    /** nats-server: $NATS_SERVER, or built from the module's pinned github.com/nats-io/nats-server/v2 into target/ (as make cluster does). */
+    static synchronized Path natsServer() throws IOException, InterruptedException {
+        if (natsBin != null) return natsBin;
+        String given = System.getenv("NATS_SERVER");
+        if (given != null && !given.isEmpty()) {
+            natsBin = Paths.get(given);
+            return natsBin;
+        }
+        Path out = buildDir().resolve("nats-server");
+        Path log = buildDir().resolve("go-build-nats.log");
+        Process p = new ProcessBuilder("go", "build", "-o", out.toString(), "github.com/nats-io/nats-server/v2")
+                .directory(repoRoot().toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
+            throw new IOException("go build nats-server failed: " + new String(Files.readAllBytes(log), StandardCharsets.UTF_8));
+        }
+        natsBin = out;
+        return out;
+    }
+
+    /** A private nats-server on a free port of 127.0.0.1. */
     static final class Nats implements AutoCloseable {
         final int port;
         final Process process;
@@ -226,7 +247,7 @@ final class Processes {
         }
 
         static Nats start() throws Exception {
-            String bin = findOnPath("nats-server");
+            String bin = natsServer().toString();
             int port = freePort();
             Path log = Files.createTempFile(buildDir(), "nats-" + port + "-", ".log");
             Process p = new ProcessBuilder(bin, "-a", "127.0.0.1", "-p", String.valueOf(port))
@@ -255,8 +276,7 @@ final class Processes {
     }
 
     static String findOnPath(String name) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin") + File.pathSeparator + "/usr/sbin" + File.pathSeparator + "/usr/local/sbin";
-        for (String dir : path.split(File.pathSeparator)) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
             File f = new File(dir, name);
             if (f.canExecute()) return f.getPath();
         }
