@@ -103,10 +103,12 @@ type Bus struct {
 }
 
 // interest is the node's presence interest in one tenant.
+// interest is what a tenant's presence watch holds on this node: the
+// watched users, each with its own subscription, or nil ones all covered by
+// the tenant wildcard.
 type interest struct {
-	users    map[string]*sub // per-user subscriptions (nil users when wildcard)
+	users    map[string]*sub
 	wildcard *nats.Subscription
-	count    map[string]int // user -> local watchers
 }
 
 type sub struct {

@@ -100,7 +100,10 @@ func open(t *testing.T, url, node string, r *recorder, wildcardAt int) *Bus {
 	return b
 }
 
-func TestInterestIsRefcountedPerNode(t *testing.T) {
+// TestInterestIsPerNodeAndIdempotent: Watch and Unwatch mark a user watched
+// or not (the gateway's hub counts its local watchers): a second Watch takes
+// no second subscription, one Unwatch ends it.
+func TestInterestIsPerNodeAndIdempotent(t *testing.T) {
 	n := testenv.NATS(t)
 	var rec recorder
 	sub := open(t, n.URL, "n1", &rec, 64)
@@ -108,7 +111,6 @@ func TestInterestIsRefcountedPerNode(t *testing.T) {
 	ctx := context.Background()
 	presence := rec.count(func() int { return len(rec.presence) })
 
-	// Two local watchers of one user: one NATS subscription, one delivery.
 	for range 2 {
 		if err := sub.Watch("acme", "u1"); err != nil {
 			t.Fatal(err)
@@ -125,16 +127,13 @@ func TestInterestIsRefcountedPerNode(t *testing.T) {
 	if rec.presence[0] != `acme/u1@7:{"v":7}` {
 		t.Fatalf("delivered %q", rec.presence[0])
 	}
-	// One watcher leaves: still subscribed. The last leaves: unsubscribed.
-	sub.Unwatch("acme", "u1")
-	_ = pub.PublishPresence("acme", "u1", 8, []byte(`{}`))
-	waitCount(t, presence, 2)
 	sub.Unwatch("acme", "u1")
 	_ = sub.Flush(ctx)
 	if got := sub.nc.NumSubscriptions(); got != 1 {
 		t.Fatalf("subscriptions after unwatch %d, want 1", got)
 	}
 	// Unwatching what is not watched changes nothing.
+	sub.Unwatch("acme", "u1")
 	sub.Unwatch("acme", "nobody")
 	if len(sub.Watched()) != 0 {
 		t.Fatalf("watched %v", sub.Watched())
@@ -159,6 +158,13 @@ func TestManyUsersOfATenantShareOneWildcard(t *testing.T) {
 		_ = pub.PublishPresence("acme", u, int64(i+1), []byte(`{}`))
 	}
 	waitCount(t, rec.count(func() int { return len(rec.presence) }), 2)
+	for _, u := range []string{"a", "b", "c", "d"} {
+		sub.Unwatch("acme", u)
+	}
+	_ = sub.Flush(context.Background())
+	if got := sub.nc.NumSubscriptions(); got != 1 || len(sub.Watched()) != 0 {
+		t.Fatalf("after the last unwatch: %d subscriptions, watched %v; want only control", got, sub.Watched())
+	}
 }
 
 func TestCallsAndControl(t *testing.T) {

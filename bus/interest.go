@@ -5,10 +5,12 @@ import (
 	"maps"
 )
 
-// Watch registers one more local watcher of a user's presence. The first
-// watcher of a user subscribes (per user, or per tenant once the tenant has
-// Config.TenantWildcardAt watched users). Call Flush before reading the
-// state the subscription covers.
+// Watch marks a user's presence as watched on this node; the first time it
+// subscribes (per user, or per tenant once the tenant has
+// Config.TenantWildcardAt watched users). It is idempotent: the owner of the
+// node's interest (the gateway's hub) counts its local watchers and calls
+// Watch for the first and Unwatch after the last. Call Flush before reading
+// the state the subscription covers.
 func (b *Bus) Watch(tenant, user string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -17,82 +19,89 @@ func (b *Bus) Watch(tenant, user string) error {
 	}
 	in := b.presence[tenant]
 	if in == nil {
-		in = &interest{users: map[string]*sub{}, count: map[string]int{}}
+		in = &interest{users: map[string]*sub{}}
 		b.presence[tenant] = in
 	}
-	in.count[user]++
-	if in.count[user] > 1 || in.wildcard != nil {
+	if _, ok := in.users[user]; ok {
 		return nil
 	}
-	if len(in.count) >= b.cfg.TenantWildcardAt {
+	if in.wildcard != nil {
+		in.users[user] = nil
+		return nil
+	}
+	if len(in.users)+1 >= b.cfg.TenantWildcardAt {
 		// Many users of this tenant are watched here: one wildcard costs less
 		// than a subscription each. Subscribe it before dropping the per-user
 		// ones; a message seen twice meanwhile is dropped by its version.
 		w, err := b.nc.ChanSubscribe(b.subj.PresenceTenant(tenant), b.msgs)
 		if err != nil {
-			in.count[user]--
+			b.forgetEmpty(tenant, in)
 			return fmt.Errorf("nats subscribe tenant %s: %w", tenant, err)
 		}
 		in.wildcard = w
 		for u, s := range in.users {
 			_ = s.s.Unsubscribe()
-			delete(in.users, u)
+			in.users[u] = nil
 		}
+		in.users[user] = nil
 		return nil
 	}
 	s, err := b.nc.ChanSubscribe(b.subj.Presence(tenant, user), b.msgs)
 	if err != nil {
-		in.count[user]--
-		if in.count[user] == 0 {
-			delete(in.count, user)
-		}
+		b.forgetEmpty(tenant, in)
 		return fmt.Errorf("nats subscribe %s/%s: %w", tenant, user, err)
 	}
 	in.users[user] = &sub{s: s}
 	return nil
 }
 
-// Unwatch removes one local watcher of a user's presence; the last one
-// unsubscribes (the tenant wildcard goes when the tenant has no watcher).
+// Unwatch ends the watch of a user's presence: its subscription goes (the
+// tenant wildcard goes when the tenant has no watched user left). Unwatching
+// a user not watched changes nothing.
 func (b *Bus) Unwatch(tenant, user string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	in := b.presence[tenant]
-	if in == nil || in.count[user] == 0 {
+	if in == nil {
 		return
 	}
-	in.count[user]--
-	if in.count[user] > 0 {
+	s, ok := in.users[user]
+	if !ok {
 		return
 	}
-	delete(in.count, user)
-	if s := in.users[user]; s != nil {
+	if s != nil {
 		_ = s.s.Unsubscribe()
-		delete(in.users, user)
 	}
-	if len(in.count) == 0 {
-		if in.wildcard != nil {
-			_ = in.wildcard.Unsubscribe()
-		}
+	delete(in.users, user)
+	if len(in.users) == 0 && in.wildcard != nil {
+		_ = in.wildcard.Unsubscribe()
+		in.wildcard = nil
+	}
+	b.forgetEmpty(tenant, in)
+}
+
+// forgetEmpty drops a tenant's interest once it watches nobody.
+func (b *Bus) forgetEmpty(tenant string, in *interest) {
+	if len(in.users) == 0 && in.wildcard == nil {
 		delete(b.presence, tenant)
 	}
 }
 
-// WatchTenant registers one local watcher of every presence change of a
-// tenant (subscribe {tenant:true}).
+// WatchTenant marks every presence change of a tenant as watched
+// (subscribe {tenant:true}); idempotent like Watch.
 func (b *Bus) WatchTenant(tenant string) error { return b.Watch(tenant, "*") }
 
-// UnwatchTenant removes one watcher registered with WatchTenant.
+// UnwatchTenant ends what WatchTenant started.
 func (b *Bus) UnwatchTenant(tenant string) { b.Unwatch(tenant, "*") }
 
 // Watched returns the users (and "*" for whole tenants) watched on this node,
-// per tenant, for a resync.
+// per tenant.
 func (b *Bus) Watched() map[string][]string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make(map[string][]string, len(b.presence))
 	for t, in := range b.presence {
-		for u := range maps.Keys(in.count) {
+		for u := range maps.Keys(in.users) {
 			out[t] = append(out[t], u)
 		}
 	}

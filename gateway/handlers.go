@@ -361,60 +361,23 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 	if have+adding > n.cfg.MaxSubscriptions {
 		return problem.New(problem.TooManySubscriptions, "users: this connection would watch %d users, more than the limit of %d", have+adding, n.cfg.MaxSubscriptions)
 	}
-	// Take bus interest first, so no change published after the store read
-	// below is missed; interest in users already watched is given back.
-	watched := make([]string, 0, len(users))
-	release := func() {
-		for _, u := range watched {
-			n.bus.Unwatch(c.tenant, u)
+	// The hub takes the bus interest, then calls read, then queues the reply
+	// in order with the pushes.
+	read := func() (userSnap, tenantSnap []presence.Presence, err error) {
+		if err := n.bus.Flush(ctx); err != nil {
+			n.log.Warn("nats flush before snapshot failed; a resync follows the reconnect", "err", err)
 		}
-	}
-	for _, u := range users {
-		if err := n.bus.Watch(c.tenant, u); err != nil {
-			release()
-			return err
+		if len(users) > 0 {
+			userSnap, err = n.store.GetMany(ctx, c.tenant, users)
 		}
-		watched = append(watched, u)
-	}
-	if tenant {
-		if err := n.bus.WatchTenant(c.tenant); err != nil {
-			release()
-			return err
+		if err == nil && tenant {
+			tenantSnap, err = n.store.ListTenant(ctx, c.tenant)
 		}
+		return userSnap, tenantSnap, err
 	}
-	if err := n.bus.Flush(ctx); err != nil {
-		n.log.Warn("nats flush before snapshot failed; a resync follows the reconnect", "err", err)
-	}
-	var userSnap, tenantSnap []presence.Presence
-	var err error
-	if len(users) > 0 {
-		userSnap, err = n.store.GetMany(ctx, c.tenant, users)
-	}
-	if err == nil && tenant {
-		tenantSnap, err = n.store.ListTenant(ctx, c.tenant)
-	}
-	if err != nil {
-		release()
-		if tenant {
-			n.bus.UnwatchTenant(c.tenant)
-		}
-		return err
-	}
-	c.mu.Lock()
-	hadTenant := c.tenantSub
-	c.mu.Unlock()
-	newUsers := n.hub.subscribe(c, userSnap, tenantSnap, tenant, func(list []json.RawMessage) []byte {
+	return n.hub.subscribe(c, users, tenant, read, func(list []json.RawMessage) []byte {
 		return mustJSON(presenceListFrame{Type: "ok", ID: f.ID, Presence: list})
 	})
-	for _, u := range users {
-		if !newUsers[u] {
-			n.bus.Unwatch(c.tenant, u)
-		}
-	}
-	if tenant && hadTenant {
-		n.bus.UnwatchTenant(c.tenant)
-	}
-	return nil
 }
 
 func (c *conn) unsubscribe(f *frame) error {
@@ -428,13 +391,7 @@ func (c *conn) unsubscribe(f *frame) error {
 	if p := checkUsers(f.Users, c.n.cfg.MaxBatch); p != nil {
 		return p
 	}
-	released, tenantReleased := c.n.hub.unsubscribe(c, f.Users, tenant)
-	for _, u := range released {
-		c.n.bus.Unwatch(c.tenant, u)
-	}
-	if tenantReleased {
-		c.n.bus.UnwatchTenant(c.tenant)
-	}
+	c.n.hub.unsubscribe(c, f.Users, tenant)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"sync"
 
 	"github.com/pgw/pgw/presence"
@@ -9,11 +10,31 @@ import (
 
 type userKey struct{ tenant, user string }
 
-// hub is the node's registry of local connections and of which local
-// connections watch which users. Presence fan-out happens under watchMu so a
-// subscribe reply (which sets a connection's starting version) and the
-// pushes after it are queued in version order.
+// hubShards spreads the watch state over this many locks (centrifuge's hub
+// does the same): fan-out to users of different shards runs in parallel,
+// while every message of one user goes through one shard's lock, which keeps
+// that user's versions in order.
+const hubShards = 64
+
+// interest is the bus side of the hub: the node's NATS interest in users'
+// presence. Watch and Unwatch are idempotent; the hub alone calls them, for
+// a user's first holder and after its last.
+type interest interface {
+	Watch(tenant, user string) error
+	Unwatch(tenant, user string)
+	WatchTenant(tenant string) error
+	UnwatchTenant(tenant string)
+}
+
+// hub is the node's registry of local connections, of which of them watch
+// which users, and the owner of the node's bus interest in presence: a user
+// is watched on the bus while it has a holder here (a connection watching
+// it, a subscribe in flight, or a connection of the user itself, which
+// learns its own manual status that way).
 type hub struct {
+	// bus is set once, before the node admits a connection.
+	bus interest
+
 	mu    sync.RWMutex
 	conns map[string]*conn
 	// A user's connections are few (≤ MaxConnsPerUser): a slice costs a
@@ -22,14 +43,33 @@ type hub struct {
 	// watchers counts each user's watch-only connections (not in byUser).
 	watchers map[userKey]int
 
-	watchMu sync.Mutex
-	watch   map[userKey]map[*conn]struct{}
-	tenants map[string]map[*conn]struct{}
+	seed   maphash.Seed
+	shards [hubShards]hubShard
+	// tenants are the whole-tenant watches (subscribe {tenant:true}). It is
+	// written only with every shard locked and read with any one locked.
+	tenants map[string]*tenantWatch
+}
+
+// hubShard holds the watch state of the users that hash to it.
+type hubShard struct {
+	mu    sync.Mutex
+	watch map[userKey]map[*conn]struct{}
+	// pending counts subscribes that took interest in a user and have not
+	// queued their reply yet; self counts the user's own connections.
+	pending map[userKey]int
+	self    map[userKey]int
 	// last is the newest presence this node has seen per watched user; a
 	// message at or below its version is dropped, so no connection is ever
 	// pushed a version it has passed, and a subscribe reply never carries an
 	// older state than one the node already fanned out.
 	last map[userKey]cached
+}
+
+// tenantWatch is a tenant watched as a whole: its connections and the
+// tenant subscribes in flight.
+type tenantWatch struct {
+	conns   map[*conn]struct{}
+	pending int
 }
 
 // cached is a user's newest PRESENCE JSON seen by this node.
@@ -39,13 +79,85 @@ type cached struct {
 }
 
 func newHub() *hub {
-	return &hub{
+	h := &hub{
 		conns:    map[string]*conn{},
 		byUser:   map[userKey][]*conn{},
 		watchers: map[userKey]int{},
-		watch:    map[userKey]map[*conn]struct{}{},
-		tenants:  map[string]map[*conn]struct{}{},
-		last:     map[userKey]cached{},
+		seed:     maphash.MakeSeed(),
+		tenants:  map[string]*tenantWatch{},
+	}
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.watch = map[userKey]map[*conn]struct{}{}
+		s.pending = map[userKey]int{}
+		s.self = map[userKey]int{}
+		s.last = map[userKey]cached{}
+	}
+	return h
+}
+
+func (h *hub) shardIndex(k userKey) int {
+	var m maphash.Hash
+	m.SetSeed(h.seed)
+	m.WriteString(k.tenant)
+	m.WriteByte(0)
+	m.WriteString(k.user)
+	return int(m.Sum64() % hubShards)
+}
+
+func (h *hub) shard(k userKey) *hubShard { return &h.shards[h.shardIndex(k)] }
+
+// lockShards locks the shards of users of tenant (every shard when all is
+// set), in index order so two callers never wait on each other; it returns
+// the unlock.
+func (h *hub) lockShards(tenant string, users []string, all bool) func() {
+	var want [hubShards]bool
+	for _, u := range users {
+		want[h.shardIndex(userKey{tenant, u})] = true
+	}
+	for i := range h.shards {
+		if all || want[i] {
+			h.shards[i].mu.Lock()
+		}
+	}
+	return func() {
+		for i := range h.shards {
+			if all || want[i] {
+				h.shards[i].mu.Unlock()
+			}
+		}
+	}
+}
+
+// holders counts what holds the bus interest in k.
+func (s *hubShard) holders(k userKey) int { return len(s.watch[k]) + s.pending[k] + s.self[k] }
+
+// watchedLocked reports whether the node keeps k's newest presence: a
+// connection watches it or is about to (self-interest alone keeps nothing).
+func (h *hub) watchedLocked(s *hubShard, k userKey) bool {
+	return len(s.watch[k]) > 0 || s.pending[k] > 0 || h.tenants[k.tenant] != nil
+}
+
+// acquireLocked adds a holder of k with inc; the first takes bus interest.
+// On error nothing changed.
+func (h *hub) acquireLocked(s *hubShard, k userKey, inc func()) error {
+	if s.holders(k) == 0 {
+		if err := h.bus.Watch(k.tenant, k.user); err != nil {
+			return err
+		}
+	}
+	inc()
+	return nil
+}
+
+// releasedLocked runs after a holder of k was removed: without holders the
+// bus interest goes, and without watchers the cached presence.
+func (h *hub) releasedLocked(s *hubShard, k userKey) {
+	if s.holders(k) == 0 {
+		h.bus.Unwatch(k.tenant, k.user)
+	}
+	if !h.watchedLocked(s, k) {
+		delete(s.last, k)
 	}
 }
 
@@ -64,6 +176,14 @@ func removeFrom[K comparable](m map[K]map[*conn]struct{}, k K, c *conn) {
 		if len(set) == 0 {
 			delete(m, k)
 		}
+	}
+}
+
+func decrement[K comparable](m map[K]int, k K) {
+	if m[k] <= 1 {
+		delete(m, k)
+	} else {
+		m[k]--
 	}
 }
 
@@ -86,6 +206,27 @@ func dropFrom[K comparable](m map[K][]*conn, k K, c *conn) {
 	}
 }
 
+// watchSelf takes the bus interest a user connection has in its own user
+// (it learns a manual status set anywhere, to re-assert it after the store
+// lost its state). On error nothing is held.
+func (h *hub) watchSelf(c *conn) error {
+	k := userKey{c.tenant, c.user}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return h.acquireLocked(s, k, func() { s.self[k]++ })
+}
+
+// unwatchSelf gives back what watchSelf took.
+func (h *hub) unwatchSelf(c *conn) {
+	k := userKey{c.tenant, c.user}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	decrement(s.self, k)
+	h.releasedLocked(s, k)
+}
+
 // add registers a welcomed connection.
 func (h *hub) add(c *conn) {
 	h.mu.Lock()
@@ -94,9 +235,10 @@ func (h *hub) add(c *conn) {
 	h.mu.Unlock()
 }
 
-// remove unregisters a connection and returns the users and tenant watch it
-// held, for the caller to release their bus interest.
-func (h *hub) remove(c *conn) (users []string, tenant bool) {
+// remove unregisters a connection and ends every watch it held. Like
+// subscribe and unsubscribe it runs on the connection's own goroutine, so
+// its watch list does not change meanwhile.
+func (h *hub) remove(c *conn) {
 	h.mu.Lock()
 	delete(h.conns, c.id)
 	if k := (userKey{c.tenant, c.user}); !c.watchOnly {
@@ -106,21 +248,10 @@ func (h *hub) remove(c *conn) (users []string, tenant bool) {
 	}
 	h.mu.Unlock()
 
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
 	c.mu.Lock()
-	users = c.subs.list
-	tenant = c.tenantSub
-	c.subs, c.tenantSub = userSet{}, false
+	users, tenant := c.subs.list, c.tenantSub
 	c.mu.Unlock()
-	for _, u := range users {
-		h.unwatchLocked(c, u)
-	}
-	if tenant {
-		removeFrom(h.tenants, c.tenant, c)
-		h.forgetTenantLocked(c.tenant)
-	}
-	return users, tenant
+	h.unsubscribe(c, users, tenant)
 }
 
 func (h *hub) get(id string) *conn {
@@ -160,103 +291,173 @@ func (h *hub) userConnCount(tenant, user string) int {
 	return len(h.byUser[userKey{tenant, user}])
 }
 
-// subscribe makes c watch the users of userSnap (one by one) and, when
-// tenant is set, the whole tenant (tenantSnap is its list). It merges the
-// snapshots with what the node saw since and queues the reply built from the
-// merged list — all under watchMu, so every later push for these users has
-// a higher version than the reply. It returns the users c did not watch
-// before (the caller took bus interest in every user beforehand and releases
-// the others).
-func (h *hub) subscribe(c *conn, userSnap, tenantSnap []presence.Presence, tenant bool, reply func([]json.RawMessage) []byte) (newUsers map[string]bool) {
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
-	newUsers = map[string]bool{}
+// snapshot is what a subscribe reads from the store once the bus interest
+// is in place: the users' presence, in order, and the tenant's list.
+type snapshot func() (users, tenant []presence.Presence, err error)
+
+// subscribe makes c watch users (of its own tenant, deduplicated) and, when
+// tenant is set, the whole tenant. It takes the bus interest first, so no
+// change published after read is missed (a message that arrives meanwhile
+// is kept as the user's newest); then it merges the snapshot with what the
+// node saw since and queues the reply built from the merged list, with the
+// users' shards locked, so every later push for these users has a higher
+// version than the reply. On error c watches nothing new.
+func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, reply func([]json.RawMessage) []byte) error {
+	if err := h.reserve(c.tenant, users, tenant); err != nil {
+		return err
+	}
+	userSnap, tenantSnap, err := read()
+	if err != nil {
+		h.unreserve(c.tenant, users, tenant)
+		return err
+	}
+	unlock := h.lockShards(c.tenant, users, tenant)
+	defer unlock()
 	merged := make([]json.RawMessage, 0, len(userSnap)+len(tenantSnap))
 	listed := make(map[string]bool, len(userSnap))
-	c.mu.Lock()
-	for _, p := range userSnap {
+	list := func(p presence.Presence) {
 		k := userKey{p.Tenant, p.User}
-		data := h.newestLocked(k, p)
+		data := h.newestLocked(h.shard(k), k, p)
 		if !listed[p.User] {
 			listed[p.User] = true
 			merged = append(merged, data)
 		}
-		if c.subs.add(p.User) {
-			newUsers[p.User] = true
-			addTo(h.watch, k, c)
+	}
+	for _, p := range userSnap {
+		list(p)
+	}
+	c.mu.Lock()
+	for _, u := range users {
+		k := userKey{c.tenant, u}
+		s := h.shard(k)
+		if c.subs.add(u) {
+			addTo(s.watch, k, c)
 		}
+		decrement(s.pending, k)
+		h.releasedLocked(s, k) // c watched u already: its pending hold goes
 	}
 	c.subs.compact()
-	if tenant && !c.tenantSub {
-		c.tenantSub = true
-		addTo(h.tenants, c.tenant, c)
-	}
-	for _, p := range tenantSnap {
-		data := h.newestLocked(userKey{p.Tenant, p.User}, p)
-		if !listed[p.User] {
-			listed[p.User] = true
-			merged = append(merged, data)
+	if tenant {
+		tw := h.tenants[c.tenant]
+		tw.pending--
+		if !c.tenantSub {
+			c.tenantSub = true
+			tw.conns[c] = struct{}{}
 		}
 	}
 	c.mu.Unlock()
+	for _, p := range tenantSnap {
+		list(p)
+	}
 	c.send(reply(merged))
-	return newUsers
+	return nil
+}
+
+// reserve takes a pending hold on each user (and the tenant): the bus
+// interest is in place when it returns. On error nothing is held.
+func (h *hub) reserve(tenant string, users []string, all bool) error {
+	if all {
+		unlock := h.lockShards(tenant, nil, true)
+		tw := h.tenants[tenant]
+		if tw == nil {
+			if err := h.bus.WatchTenant(tenant); err != nil {
+				unlock()
+				return err
+			}
+			tw = &tenantWatch{conns: map[*conn]struct{}{}}
+			h.tenants[tenant] = tw
+		}
+		tw.pending++
+		unlock()
+	}
+	for i, u := range users {
+		k := userKey{tenant, u}
+		s := h.shard(k)
+		s.mu.Lock()
+		err := h.acquireLocked(s, k, func() { s.pending[k]++ })
+		s.mu.Unlock()
+		if err != nil {
+			h.unreserve(tenant, users[:i], all)
+			return err
+		}
+	}
+	return nil
+}
+
+// unreserve gives back the holds of reserve.
+func (h *hub) unreserve(tenant string, users []string, all bool) {
+	for _, u := range users {
+		k := userKey{tenant, u}
+		s := h.shard(k)
+		s.mu.Lock()
+		decrement(s.pending, k)
+		h.releasedLocked(s, k)
+		s.mu.Unlock()
+	}
+	if all {
+		unlock := h.lockShards(tenant, nil, true)
+		h.tenants[tenant].pending--
+		h.tenantReleasedLocked(tenant)
+		unlock()
+	}
 }
 
 // newestLocked returns the newer of p and what the node has cached for k,
 // caching p when it is newer.
-func (h *hub) newestLocked(k userKey, p presence.Presence) json.RawMessage {
-	if c, ok := h.last[k]; ok && c.version >= p.Version {
+func (h *hub) newestLocked(s *hubShard, k userKey, p presence.Presence) json.RawMessage {
+	if c, ok := s.last[k]; ok && c.version >= p.Version {
 		return c.data
 	}
 	data := mustJSON(p)
-	h.last[k] = cached{version: p.Version, data: data}
+	s.last[k] = cached{version: p.Version, data: data}
 	return data
 }
 
-// unsubscribe stops c watching users (and the tenant); it returns the users
-// it really watched, whose bus interest the caller releases.
-func (h *hub) unsubscribe(c *conn, users []string, tenant bool) (released []string, tenantReleased bool) {
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
+// unsubscribe stops c watching users (and the tenant); users it does not
+// watch are skipped.
+func (h *hub) unsubscribe(c *conn, users []string, tenant bool) {
+	unlock := h.lockShards(c.tenant, users, tenant)
+	defer unlock()
 	c.mu.Lock()
+	var released []string
 	for _, u := range users {
 		if c.subs.remove(u) {
 			released = append(released, u)
 		}
 	}
-	if tenant && c.tenantSub {
+	tenantReleased := tenant && c.tenantSub
+	if tenantReleased {
 		c.tenantSub = false
-		tenantReleased = true
 	}
 	c.mu.Unlock()
 	for _, u := range released {
-		h.unwatchLocked(c, u)
+		k := userKey{c.tenant, u}
+		s := h.shard(k)
+		removeFrom(s.watch, k, c)
+		h.releasedLocked(s, k)
 	}
 	if tenantReleased {
-		removeFrom(h.tenants, c.tenant, c)
-		h.forgetTenantLocked(c.tenant)
-	}
-	return released, tenantReleased
-}
-
-func (h *hub) unwatchLocked(c *conn, user string) {
-	k := userKey{c.tenant, user}
-	removeFrom(h.watch, k, c)
-	if h.watch[k] == nil && h.tenants[c.tenant] == nil {
-		delete(h.last, k)
+		delete(h.tenants[c.tenant].conns, c)
+		h.tenantReleasedLocked(c.tenant)
 	}
 }
 
-// forgetTenantLocked drops remembered versions of a tenant nobody watches
-// as a whole any more (users still watched one by one keep theirs).
-func (h *hub) forgetTenantLocked(tenant string) {
-	if h.tenants[tenant] != nil {
+// tenantReleasedLocked runs, with every shard locked, after a holder of a
+// tenant watch went: without holders the tenant's bus interest goes, and the
+// cached versions of its users nobody watches one by one.
+func (h *hub) tenantReleasedLocked(tenant string) {
+	tw := h.tenants[tenant]
+	if len(tw.conns) > 0 || tw.pending > 0 {
 		return
 	}
-	for k := range h.last {
-		if k.tenant == tenant && h.watch[k] == nil {
-			delete(h.last, k)
+	delete(h.tenants, tenant)
+	h.bus.UnwatchTenant(tenant)
+	for i := range h.shards {
+		s := &h.shards[i]
+		for k := range s.last {
+			if k.tenant == tenant && !h.watchedLocked(s, k) {
+				delete(s.last, k)
+			}
 		}
 	}
 }
@@ -266,22 +467,26 @@ func (h *hub) forgetTenantLocked(tenant string) {
 // connections it was queued for.
 func (h *hub) deliver(tenant, user string, version int64, data []byte) int {
 	k := userKey{tenant, user}
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
-	users, all := h.watch[k], h.tenants[tenant]
-	if users == nil && all == nil {
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !h.watchedLocked(s, k) {
 		return 0
 	}
-	if c, ok := h.last[k]; ok && version <= c.version {
+	if c, ok := s.last[k]; ok && version <= c.version {
 		return 0
 	}
-	h.last[k] = cached{version: version, data: data}
+	s.last[k] = cached{version: version, data: data}
 	n := 0
+	var all map[*conn]struct{}
+	if tw := h.tenants[tenant]; tw != nil {
+		all = tw.conns
+	}
 	for c := range all {
 		c.send(data)
 		n++
 	}
-	for c := range users {
+	for c := range s.watch[k] {
 		if _, dup := all[c]; dup {
 			continue
 		}
@@ -294,9 +499,11 @@ func (h *hub) deliver(tenant, user string, version int64, data []byte) int {
 // shownPresent reports whether the newest presence this node fanned out for
 // a user is not offline, with its version.
 func (h *hub) shownPresent(tenant, user string) (int64, bool) {
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
-	c, ok := h.last[userKey{tenant, user}]
+	k := userKey{tenant, user}
+	s := h.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.last[k]
 	if !ok || c.version == 0 {
 		return 0, false
 	}
@@ -309,19 +516,27 @@ func (h *hub) shownPresent(tenant, user string) (int64, bool) {
 
 // watched returns what this node's connections watch, for a resync.
 func (h *hub) watched() (users map[string][]string, tenants []string) {
-	h.watchMu.Lock()
-	defer h.watchMu.Unlock()
+	unlock := h.lockShards("", nil, true)
+	defer unlock()
 	users = map[string][]string{}
-	for k := range h.watch {
-		users[k.tenant] = append(users[k.tenant], k.user)
+	for i := range h.shards {
+		for k := range h.shards[i].watch {
+			users[k.tenant] = append(users[k.tenant], k.user)
+		}
 	}
-	for t := range h.tenants {
+	for t, tw := range h.tenants {
+		if len(tw.conns) == 0 {
+			continue // only a subscribe in flight: it reads the store itself
+		}
 		tenants = append(tenants, t)
 		// Users of a watched tenant seen before may have gone offline
 		// meanwhile (ListTenant does not return them): re-read them too.
-		for k := range h.last {
-			if k.tenant == t && h.watch[k] == nil {
-				users[t] = append(users[t], k.user)
+		for i := range h.shards {
+			s := &h.shards[i]
+			for k := range s.last {
+				if k.tenant == t && s.watch[k] == nil {
+					users[t] = append(users[t], k.user)
+				}
 			}
 		}
 	}

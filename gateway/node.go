@@ -165,6 +165,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		return nil, fmt.Errorf("PGW_NATS_URL: %w", err)
 	}
 	n.bus = b
+	n.hub.bus = b
 
 	// A node restarted with the same id first removes what its earlier run
 	// left (its connections are gone with the old process).

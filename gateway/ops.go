@@ -95,15 +95,9 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 		n.dropWatcher(c)
 		return
 	}
-	users, tenant := n.hub.remove(c)
+	n.hub.remove(c)
 	if n.hub.userConnCount(c.tenant, c.user) == 0 {
 		n.manual.forget(c.tenant, c.user)
-	}
-	for _, u := range users {
-		n.bus.Unwatch(c.tenant, u)
-	}
-	if tenant {
-		n.bus.UnwatchTenant(c.tenant)
 	}
 	n.unwatchUser(c)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
@@ -127,7 +121,7 @@ func (n *Node) watchUser(c *conn) error {
 	if err := n.bus.WatchCalls(c.tenant); err != nil {
 		return err
 	}
-	if err := n.bus.Watch(c.tenant, c.user); err != nil {
+	if err := n.hub.watchSelf(c); err != nil {
 		n.bus.UnwatchCalls(c.tenant)
 		return err
 	}
@@ -142,7 +136,7 @@ func (n *Node) unwatchUser(c *conn) {
 		return
 	}
 	c.watching = false
-	n.bus.Unwatch(c.tenant, c.user)
+	n.hub.unwatchSelf(c)
 	n.bus.UnwatchCalls(c.tenant)
 }
 

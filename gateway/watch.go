@@ -66,15 +66,7 @@ func (c *conn) present(frameType string) error {
 
 // dropWatcher is dropConn for a watch-only connection: it leaves the hub
 // and gives back its subscriptions; the store never knew it.
-func (n *Node) dropWatcher(c *conn) {
-	users, tenant := n.hub.remove(c)
-	for _, u := range users {
-		n.bus.Unwatch(c.tenant, u)
-	}
-	if tenant {
-		n.bus.UnwatchTenant(c.tenant)
-	}
-}
+func (n *Node) dropWatcher(c *conn) { n.hub.remove(c) }
 
 // addWatcher registers a welcomed watch-only connection unless its user
 // already has max of them on this node. Watchers are not in byUser: they
