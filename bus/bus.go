@@ -74,6 +74,9 @@ type Handlers struct {
 	Call func(tenant, user string, data []byte)
 	// Control gets a control message sent to this node.
 	Control func(data []byte)
+	// Tenant gets a tenant's policy record (§9); with a Tenant handler the
+	// bus subscribes to every tenant's subject from Open on.
+	Tenant func(tenant string, data []byte)
 	// Resync is called after NATS reconnected: messages may have been lost
 	// meanwhile, so the owner re-reads the state of what it watches.
 	Resync func()
@@ -100,6 +103,7 @@ type Bus struct {
 	presence map[string]*interest // tenant -> interest
 	calls    map[string]*sub      // tenant -> call wildcard
 	control  *nats.Subscription
+	tenants  *nats.Subscription
 }
 
 // interest is the node's presence interest in one tenant.
@@ -196,6 +200,15 @@ func Open(ctx context.Context, cfg Config, h Handlers) (*Bus, error) {
 		return nil, fmt.Errorf("nats subscribe control: %w", err)
 	}
 	b.control = ctl
+	if h.Tenant != nil {
+		ts, err := nc.ChanSubscribe(b.subj.Tenants(), b.msgs)
+		if err != nil {
+			nc.Close()
+			b.shutdownEmbedded()
+			return nil, fmt.Errorf("nats subscribe tenants: %w", err)
+		}
+		b.tenants = ts
+	}
 	b.wg.Add(1)
 	go b.dispatch()
 	if err := b.Flush(ctx); err != nil && !errors.Is(err, ErrNotConnected) {
@@ -284,6 +297,10 @@ func (b *Bus) deliver(m *nats.Msg) {
 		if b.h.Control != nil {
 			b.h.Control(m.Data)
 		}
+	case "tenant":
+		if b.h.Tenant != nil {
+			b.h.Tenant(tenant, m.Data)
+		}
 	}
 }
 
@@ -302,6 +319,11 @@ func (b *Bus) PublishCall(tenant, user string, data []byte) error {
 // PublishControl sends a control message to one node.
 func (b *Bus) PublishControl(node string, data []byte) error {
 	return b.publish(&nats.Msg{Subject: b.subj.Node(node), Data: data})
+}
+
+// PublishTenant publishes a tenant's policy record to every node.
+func (b *Bus) PublishTenant(tenant string, data []byte) error {
+	return b.publish(&nats.Msg{Subject: b.subj.Tenant(tenant), Data: data})
 }
 
 func (b *Bus) publish(m *nats.Msg) error {

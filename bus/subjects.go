@@ -7,6 +7,7 @@ import "strings"
 //	<prefix>.presence.<tenant>.<user>   PRESENCE JSON (header Pgw-Version)
 //	<prefix>.call.<tenant>.<user>       call event JSON
 //	<prefix>.node.<node>                control messages for one node
+//	<prefix>.tenant.<tenant>            a tenant's policy record (§9)
 //
 // Tenant, user and node ids are validated by the caller (presence.ValidID),
 // so they never contain '.', '*' or '>'.
@@ -28,6 +29,12 @@ func (s Subjects) Call(tenant, user string) string { return s.Prefix + ".call." 
 // CallTenant is the wildcard of every call event in a tenant.
 func (s Subjects) CallTenant(tenant string) string { return s.Prefix + ".call." + tenant + ".*" }
 
+// Tenant is the subject of a tenant's policy changes.
+func (s Subjects) Tenant(tenant string) string { return s.Prefix + ".tenant." + tenant }
+
+// Tenants is the wildcard of every tenant's policy changes.
+func (s Subjects) Tenants() string { return s.Prefix + ".tenant.*" }
+
 // Node is the control subject of one node.
 func (s Subjects) Node(node string) string { return s.Prefix + ".node." + node }
 
@@ -43,6 +50,8 @@ func (s Subjects) parse(subject string) (kind, tenant, user string) {
 		return parts[0], parts[1], parts[2]
 	case len(parts) == 2 && parts[0] == "node":
 		return "node", "", ""
+	case len(parts) == 2 && parts[0] == "tenant":
+		return "tenant", parts[1], ""
 	}
 	return "", "", ""
 }

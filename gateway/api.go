@@ -20,6 +20,9 @@ const (
 	routeDeleteSession = "DELETE /v1/sessions/{session}"
 	routeIPTEvents     = "POST /v1/ipt/events"
 	routeIPTSync       = "POST /v1/ipt/sync"
+	routeGetTenant     = "GET /v1/tenants/{tenant}"
+	routePutTenant     = "PUT /v1/tenants/{tenant}"
+	routeTenantHistory = "GET /v1/tenants/{tenant}/history"
 )
 
 // routes registers the HTTP API of contract §7. Every handler authenticates
@@ -34,6 +37,9 @@ func (n *Node) routes(mux *http.ServeMux) {
 	a.handle(mux, routeDeleteSession, a.deleteSession)
 	a.handle(mux, routeIPTEvents, a.iptEvents)
 	a.handle(mux, routeIPTSync, a.iptSync)
+	a.handle(mux, routeGetTenant, a.getTenant)
+	a.handle(mux, routePutTenant, a.putTenant)
+	a.handle(mux, routeTenantHistory, a.getTenantHistory)
 }
 
 // unmatchedRoute is the route label of requests no pattern matched, so the

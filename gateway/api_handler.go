@@ -59,6 +59,10 @@ func (a *api) handle(mux *http.ServeMux, pattern string, fn apiFunc) {
 				return
 			}
 		}
+		if err := a.n.admitTenant(cl.Tenant); err != nil {
+			a.n.writeProblem(w, r, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
 		defer cancel()
 		if err := fn(ctx, w, r, cl); err != nil {

@@ -168,6 +168,7 @@ type apiReq struct {
 	ctype        string // "" with a body means application/json; "-" sends none
 	body         string
 	invalid      bool // the request breaks the document on purpose
+	ifMatch      string
 }
 
 // apiResp is an answer, with its body decoded when it is JSON.
@@ -197,6 +198,9 @@ func (c *apiClient) do(r apiReq) apiResp {
 		req.Header.Set("Authorization", r.auth)
 	case r.token != "":
 		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	if r.ifMatch != "" {
+		req.Header.Set("If-Match", r.ifMatch)
 	}
 	switch {
 	case r.ctype == "-":
@@ -235,6 +239,7 @@ func (r apiResp) fields() []string {
 // and the operations routes Handler registers.
 func httpRoutes() []string {
 	return []string{routeGetPresence, routeQueryPresence, routeSetStatus, routeDeleteSession, routeIPTEvents, routeIPTSync,
+		routeGetTenant, routePutTenant, routeTenantHistory,
 		"GET /v1/ws", "POST /v1/ws", "GET /livez", "GET /healthz", "GET /readyz", "GET /metrics", "GET /", "GET /board/"}
 }
 
@@ -264,7 +269,7 @@ func TestAPIOpenAPIListsEveryRoute(t *testing.T) {
 			t.Errorf("%s documents %s, which is not a route of the node", openapiPath, op)
 		}
 		method, path, _ := strings.Cut(op, " ")
-		path = strings.NewReplacer("{user}", "u1", "{session}", "s1").Replace(path)
+		path = strings.NewReplacer("{user}", "u1", "{session}", "s1", "{tenant}", "t1").Replace(path)
 		req, _ := http.NewRequest(method, tn.base+path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -142,6 +142,10 @@ type Config struct {
 	// ExpiringNotice is how long before exp a connection is sent expiring
 	// (PGW_EXPIRING_NOTICE). Default 60s.
 	ExpiringNotice time.Duration
+	// TenantsFile is a policy file (YAML or JSON, §9) loaded at start into
+	// the store for every tenant that has no stored policy (PGW_TENANTS).
+	// Default empty.
+	TenantsFile string
 }
 
 // DefaultConfig returns the contract's defaults (§6, §8). The rules'

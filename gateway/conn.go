@@ -46,6 +46,11 @@ type conn struct {
 	// Reader goroutine only.
 	limiter *rate.Limiter
 	flood   flood // frames dropped by the rate limits
+	maxSubs int   // users this connection may watch (set at welcome)
+	// origin of a browser upgrade without a token (present: it had an
+	// Origin header), checked against its tenant's origins at hello.
+	origin        string
+	originPresent bool
 
 	mu           sync.Mutex
 	queue        []outFrame

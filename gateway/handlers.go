@@ -119,7 +119,7 @@ func (c *conn) drop(f *frame, scope string, retryAfter int) bool {
 		c.closeWith(problem.CloseTooMany, problem.RateLimited, true)
 		return false
 	}
-	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) %s; the frame was dropped, not applied", cfg.RateLimit, cfg.RateBurst, scope)
+	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) %s; the frame was dropped, not applied", float64(c.limiter.Limit()), c.limiter.Burst(), scope)
 	p.RetryAfter = max(1, retryAfter)
 	c.reply(f.ID, p)
 	return true
@@ -171,6 +171,12 @@ func (c *conn) hello(f *frame) bool {
 		claims = cl
 	case claims.Subject == "":
 		return refuse(problem.New(problem.TokenMissing, "no token: send Authorization: Bearer <jwt> on the upgrade or token in hello"))
+	}
+	if err := n.admitTenant(claims.Tenant); err != nil {
+		return refuse(err)
+	}
+	if c.originPresent && !n.tenantOrigins(claims.Tenant).Allows(c.origin) {
+		return refuse(problem.New(problem.Forbidden, "Origin: %s is not in the origins of tenant %q", quote(c.origin), claims.Tenant))
 	}
 	bridge := claims.HasRole(auth.RoleBridge)
 	window := f.Window
@@ -243,7 +249,7 @@ func (c *conn) hello(f *frame) bool {
 		}
 		return refuse(err)
 	}
-	c.limiter = newLimiter(n.cfg)
+	c.setLimits()
 	c.mu.Lock()
 	c.claims = claims
 	c.welcomed = true
@@ -251,6 +257,10 @@ func (c *conn) hello(f *frame) bool {
 	c.mu.Unlock()
 	n.hub.add(c)
 	n.manual.observe(ch.Presence)
+	if n.admitTenant(c.tenant) != nil {
+		// Disabled while this hello ran: closeTenant may have missed it.
+		c.closeWith(problem.CloseForbidden, problem.TenantDisabled, true)
+	}
 	n.publish(ch)
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
@@ -358,8 +368,8 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 		}
 	}
 	c.mu.Unlock()
-	if have+adding > n.cfg.MaxSubscriptions {
-		return problem.New(problem.TooManySubscriptions, "users: this connection would watch %d users, more than the limit of %d", have+adding, n.cfg.MaxSubscriptions)
+	if have+adding > c.maxSubs {
+		return problem.New(problem.TooManySubscriptions, "users: this connection would watch %d users, more than the limit of %d", have+adding, c.maxSubs)
 	}
 	// The hub takes the bus interest, then calls read, then queues the reply
 	// in order with the pushes.

@@ -266,6 +266,19 @@ func (h *hub) count() int {
 	return len(h.conns)
 }
 
+// ofTenant returns the local connections of one tenant.
+func (h *hub) ofTenant(tenant string) []*conn {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*conn
+	for _, c := range h.conns {
+		if c.tenant == tenant {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // all returns a snapshot of the local connections.
 func (h *hub) all() []*conn {
 	h.mu.RLock()

@@ -8,9 +8,10 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// newLimiter is a connection's frame token bucket (§6).
-func newLimiter(cfg Config) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst)
+// newLimiter is a connection's frame token bucket (§6; the tenant's
+// limits when its policy has them, §9).
+func newLimiter(perSecond float64, burst int) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }
 
 // floodQuiet is the pause that ends a flood: a connection with no frame

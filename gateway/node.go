@@ -23,6 +23,7 @@ import (
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/tenant"
 )
 
 // Node is one gateway process: it serves WebSockets and the HTTP API, keeps
@@ -38,19 +39,25 @@ type Node struct {
 	// iptRedis is the client the node opened for telephony state alone
 	// (Deps.Store with PGW_REDIS_URL); nil otherwise. Closed at Shutdown.
 	iptRedis redis.UniversalClient
-	pending  pendingDrops
-	manual   manualStatuses
-	bus      *bus.Bus
-	auth     *auth.Verifier
-	hub      *hub
-	metrics  *metrics
-	up       websocket.Upgrader
-	origins  origin.Policy
+	// tenantRedis is the client of the tenant policy store (nil without
+	// PGW_REDIS_URL).
+	tenantRedis redis.UniversalClient
+	pending     pendingDrops
+	manual      manualStatuses
+	bus         *bus.Bus
+	auth        *auth.Verifier
+	hub         *hub
+	metrics     *metrics
+	up          websocket.Upgrader
+	origins     origin.Policy
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
 	// rereads are users whose bus version was refused as implausible.
 	rereads rereads
+	// Tenant policies (§9): the shared store and this node's cache.
+	tenantStore tenant.Store
+	policies    *tenant.Cache
 	// secret is the random HS256 secret the node made because none was
 	// configured (nil otherwise): DevToken signs with it.
 	secret []byte
@@ -87,7 +94,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.NodeID)
-	n := &Node{cfg: cfg, log: log, hub: newHub(), stop: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log, hub: newHub(), stop: make(chan struct{}), policies: tenant.NewCache()}
 	n.metrics = newMetrics(n)
 	origins, err := origin.NewPolicy(cfg.OwnOrigin(), cfg.AllowedOrigins)
 	if err != nil {
@@ -131,6 +138,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	opt := presence.DefaultOptions()
 	opt.Grace, opt.NodeTTL, opt.MaxConnsPerUser, opt.Prefix = cfg.Grace, cfg.NodeTTL, cfg.MaxConnsPerUser, cfg.Prefix
 	opt.VersionTTL = cfg.VersionTTL
+	opt.PerTenant = n.perTenant
 	n.store = deps.Store
 	var iptState ipt.StateStore = ipt.NewMemoryState()
 	switch {
@@ -150,6 +158,17 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		}
 		iptState, n.iptRedis = ipt.NewRedisState(client, cfg.Prefix), client
 	}
+	n.tenantStore = tenant.NewMemory()
+	if cfg.RedisURL != "" {
+		// Policies are few and rarely written: a client of their own keeps
+		// them out of the presence store's pipelines.
+		client, err := presence.NewRedisClient(cfg.RedisURL)
+		if err != nil {
+			n.closeOwned()
+			return nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
+		}
+		n.tenantRedis, n.tenantStore = client, tenant.NewRedis(client, cfg.Prefix)
+	}
 	n.ipt = ipt.NewService(iptState, n.store, ipt.Options{Grace: cfg.Grace, BridgeTTL: cfg.BridgeTTL})
 
 	b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, Prefix: cfg.Prefix, Node: cfg.NodeID, Logger: log,
@@ -158,6 +177,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		Presence: n.onPresence,
 		Call:     n.onCall,
 		Control:  n.onControl,
+		Tenant:   n.onTenant,
 		Resync:   n.resync,
 	})
 	if err != nil {
@@ -166,6 +186,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n.bus = b
 	n.hub.bus = b
+
+	// Policies are read before the node serves anything (readiness).
+	if err := n.openTenants(ctx); err != nil {
+		_ = b.Close()
+		n.closeOwned()
+		return nil, err
+	}
 
 	// A node restarted with the same id first removes what its earlier run
 	// left (its connections are gone with the old process).
@@ -188,6 +215,9 @@ func (n *Node) closeOwned() {
 	}
 	if n.iptRedis != nil {
 		_ = n.iptRedis.Close()
+	}
+	if n.tenantRedis != nil {
+		_ = n.tenantRedis.Close()
 	}
 }
 
@@ -230,6 +260,8 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{n: n, ws: ws, id: newConnID()}
 	if claims != nil {
 		c.claims = *claims
+	} else {
+		c.origin, c.originPresent = origin.Of(r.Header)
 	}
 	n.admitMu.Lock()
 	if n.stopping {
@@ -252,7 +284,9 @@ func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, error) {
 	if n.draining.Load() {
 		return nil, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID)
 	}
-	if err := n.origins.Check(r.Header, false); err != nil {
+	// Before the tenant is known, the origin must be in some list: the
+	// node's or a tenant's (§9).
+	if err := n.originsUnion().Check(r.Header, false); err != nil {
 		return nil, err
 	}
 	tok, present, err := auth.BearerToken(r)
@@ -262,6 +296,15 @@ func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, error) {
 	cl, err := n.auth.Verify(tok)
 	if err != nil {
 		n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
+		return nil, err
+	}
+	// With the token on the upgrade the tenant is known: it must not be
+	// disabled, and its own origin list applies (a browser sending the
+	// token in hello is checked there).
+	if err := n.admitTenant(cl.Tenant); err != nil {
+		return nil, err
+	}
+	if err := n.tenantOrigins(cl.Tenant).Check(r.Header, false); err != nil {
 		return nil, err
 	}
 	return &cl, nil
@@ -350,6 +393,7 @@ func (n *Node) onCall(tenant, user string, data []byte) {
 // resync re-reads every watched user after NATS came back (messages may
 // have been lost) and delivers what changed.
 func (n *Node) resync() {
+	n.resyncTenants()
 	users, tenants := n.hub.watched()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -74,6 +74,7 @@ func (c *Config) settings() []setting {
 		{"PGW_REQUEST_TIMEOUT", "one HTTP request's headers (at most 10s of it) and body must arrive within this, else the connection is closed (408 request_timeout when an answer can still be written); upgraded WebSockets are not affected", (*durVal)(&c.RequestTimeout)},
 		{"PGW_MAX_HTTP_CONNS_PER_IP", "open HTTP connections per client address; more are answered 429 too_many_requests and closed; WebSockets leave the count once upgraded; behind nginx every client has nginx's address: raise it and cap per client in nginx (limit_conn)", (*intVal)(&c.MaxHTTPConnsPerIP)},
 		{"PGW_EXPIRING_NOTICE", "how long before exp the expiring frame is sent", (*durVal)(&c.ExpiringNotice)},
+		{"PGW_TENANTS", "per-tenant policy file (YAML or JSON, docs/tenants.md) loaded at start for tenants with no stored policy; empty: none", (*strVal)(&c.TenantsFile)},
 	}
 }
 

@@ -37,7 +37,11 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	if !n.hub.addWatcher(c, n.cfg.MaxConnsPerUser) {
 		return refuse(problem.New(problem.TooManyConnections, "watch: user %s already has %d watch-only connections on this node (PGW_MAX_CONNS_PER_USER)", c.user, n.cfg.MaxConnsPerUser))
 	}
-	c.limiter = newLimiter(n.cfg)
+	c.setLimits()
+	if n.admitTenant(c.tenant) != nil {
+		// Disabled while this hello ran: closeTenant may have missed it.
+		c.closeWith(problem.CloseForbidden, problem.TenantDisabled, true)
+	}
 	c.mu.Lock()
 	c.claims = claims
 	c.welcomed = true

@@ -105,7 +105,7 @@ func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, 
 	}
 	mu := m.user(c.Tenant, c.User)
 	if _, again := mu.conns[c.Conn]; !again {
-		if len(mu.conns) >= m.opt.MaxConnsPerUser {
+		if len(mu.conns) >= m.opt.MaxConnsFor(c.Tenant) {
 			return Change{}, fmt.Errorf("user %q holds %d connections: %w", c.User, len(mu.conns), ErrTooManyConnections)
 		}
 	}
@@ -138,7 +138,7 @@ func (m *Memory) countConns(mu *memUser, session string) int {
 func (m *Memory) Disconnect(_ context.Context, c ConnRef, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.disconnect(c, now, m.opt.Grace), nil
+	return m.disconnect(c, now, m.opt.GraceFor(c.Tenant)), nil
 }
 
 // disconnect removes one connection; a session left without connections

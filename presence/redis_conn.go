@@ -127,7 +127,7 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 		}
 		keys := append(r.keys.userKeys(c.Tenant, c.User), r.keys.conn(c.Tenant, c.User, c.Conn))
 		calls[i] = b.script(ctx, r.scripts.connect, keys, r.userArgs(c.Tenant, c.User, nows[i],
-			c.Session, c.Conn, c.Node, c.Device, bridge, r.opt.MaxConnsPerUser)...)
+			c.Session, c.Conn, c.Node, c.Device, bridge, r.opt.MaxConnsFor(c.Tenant))...)
 	}
 	if err := b.exec(ctx); err != nil && !isScriptRefusal(err) {
 		return failAll("connect", err)
@@ -257,7 +257,7 @@ func (r *Redis) DisconnectBatch(ctx context.Context, refs []ConnRef, now time.Ti
 func (r *Redis) disconnectMany(ctx context.Context, refs []ConnRef, nows []time.Time) ([]Change, []error) {
 	chs := make([]Change, len(refs))
 	errs := make([]error, len(refs))
-	drops, err := r.drop(ctx, refs, nows, r.opt.Grace)
+	drops, err := r.drop(ctx, refs, nows, r.opt.GraceFor)
 	for i := range refs {
 		if err != nil {
 			errs[i] = r.fail("disconnect", err)
@@ -278,14 +278,15 @@ type dropped struct {
 }
 
 // drop removes connections. A session left without connections enters a
-// grace of the given length, or ends at once when grace is 0.
-func (r *Redis) drop(ctx context.Context, refs []ConnRef, nows []time.Time, grace time.Duration) ([]dropped, error) {
+// grace of the length graceOf gives for its tenant, or ends at once when
+// that is 0.
+func (r *Redis) drop(ctx context.Context, refs []ConnRef, nows []time.Time, graceOf func(tenant string) time.Duration) ([]dropped, error) {
 	out := make([]dropped, len(refs))
 	b := r.batch()
 	calls := make([]*scriptCall, len(refs))
 	for i, c := range refs {
 		var until int64
-		if grace > 0 {
+		if grace := graceOf(c.Tenant); grace > 0 {
 			until = nows[i].Add(grace).UnixMicro()
 			// Queue the grace before the script: if this node dies right after
 			// the script, any node still expires the session. A queue entry for

@@ -211,7 +211,7 @@ func (r *Redis) removeNodeConns(ctx context.Context, node string, now time.Time)
 				return out, r.fail("remove node", err)
 			}
 		}
-		drops, err := r.drop(ctx, refs, sameTime(now, len(refs)), 0)
+		drops, err := r.drop(ctx, refs, sameTime(now, len(refs)), noGrace)
 		if err != nil {
 			return out, r.fail("remove node", err)
 		}
@@ -229,3 +229,6 @@ func (r *Redis) removeNodeConns(ctx context.Context, node string, now time.Time)
 
 // String names the store in logs.
 func (r *Redis) String() string { return fmt.Sprintf("redis(prefix=%s)", r.opt.Prefix) }
+
+// noGrace ends sessions at once, whatever their tenant (a dead node's).
+func noGrace(string) time.Duration { return 0 }

@@ -42,6 +42,31 @@ type Options struct {
 	// user online at a lower version takes the offline. After it the user is
 	// forgotten (offline, version 0). Default 168h.
 	VersionTTL time.Duration
+	// PerTenant, when set, gives a tenant's own grace and connection cap
+	// (its policy, contract §9); a zero result keeps Grace or
+	// MaxConnsPerUser. It is asked at each Connect and Disconnect, so a
+	// policy change applies to the next ones.
+	PerTenant func(tenant string) (grace time.Duration, maxConns int)
+}
+
+// GraceFor is the grace of a session of tenant.
+func (o Options) GraceFor(tenant string) time.Duration {
+	if o.PerTenant != nil {
+		if g, _ := o.PerTenant(tenant); g > 0 {
+			return g
+		}
+	}
+	return o.Grace
+}
+
+// MaxConnsFor is the connection cap of a user of tenant.
+func (o Options) MaxConnsFor(tenant string) int {
+	if o.PerTenant != nil {
+		if _, m := o.PerTenant(tenant); m > 0 {
+			return m
+		}
+	}
+	return o.MaxConnsPerUser
 }
 
 // DefaultOptions returns the contract's defaults.

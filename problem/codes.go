@@ -36,6 +36,9 @@ const (
 	TooManyConnections   Code = "too_many_connections"
 	Unavailable          Code = "unavailable"
 	Internal             Code = "internal"
+	TenantDisabled       Code = "tenant_disabled"
+	PreconditionFailed   Code = "precondition_failed"
+	PreconditionRequired Code = "precondition_required"
 	// HTTP framing refusals (abuse resistance, docs/security.md).
 	BadRequest      Code = "bad_request"
 	RequestTimeout  Code = "request_timeout"
@@ -71,7 +74,7 @@ const (
 	CloseProtocol = 4400
 	// CloseAuth (4401): a token_* refusal. Reconnect only with a new token.
 	CloseAuth = 4401
-	// CloseForbidden (4403): session of another user, wrong role. Do not reconnect.
+	// CloseForbidden (4403): session of another user, wrong role, tenant disabled (§9). Do not reconnect.
 	CloseForbidden = 4403
 	// CloseHelloTimeout (4408): no hello in time. Reconnect with backoff.
 	CloseHelloTimeout = 4408
@@ -132,6 +135,9 @@ var table = []Info{
 	{RateLimited, http.StatusTooManyRequests, "Rate limited", CloseTooMany, "Too many frames or requests; slow down (Retry-After). Sustained abuse closes the connection."},
 	{TooManyConnections, http.StatusTooManyRequests, "Too many connections", CloseTooMany, "The user already holds the maximum number of connections."},
 	{Unavailable, http.StatusServiceUnavailable, "Service unavailable", 0, "Redis or NATS does not answer, or the node drains; retry after Retry-After."},
+	{TenantDisabled, http.StatusForbidden, "Tenant disabled", CloseForbidden, "The tenant's policy has disabled: true; its connections and calls are refused. Do not reconnect."},
+	{PreconditionFailed, http.StatusPreconditionFailed, "Precondition failed", 0, "If-Match names an older version: the policy changed since you read it. GET it again, reapply your change, PUT with the new ETag."},
+	{PreconditionRequired, http.StatusPreconditionRequired, "Precondition required", 0, "A policy PUT needs If-Match with the ETag of a GET (a tenant with no policy has one too)."},
 	{Internal, http.StatusInternalServerError, "Internal error", CloseInternal, "A bug or unexpected failure; the log has the details. Retry with backoff."},
 	{BadRequest, http.StatusBadRequest, "Bad request", 0, "The HTTP request itself is malformed (request line, headers, framing); detail says what the server saw."},
 	{RequestTimeout, http.StatusRequestTimeout, "Request timeout", 0, "The request's headers or body did not arrive in time (PGW_REQUEST_TIMEOUT); the connection is closed."},

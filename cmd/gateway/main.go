@@ -38,12 +38,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return token(args, getenv, stdout, stderr)
 	case "connect":
 		return connect(context.Background(), args, getenv, stdout, stderr)
+	case "tenants":
+		return tenants(args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprintln(stdout, "usage: gateway [serve] [flags] | gateway token --sub U --tenant T [--roles r1,r2] [--ttl 1h] [--sid S]\n"+
-			"       | gateway connect --token JWT [frame JSON ...]\nrun `gateway serve -h` (or token -h, connect -h) for every setting")
+			"       | gateway connect --token JWT [frame JSON ...] | gateway tenants validate FILE | gateway tenants export [flags]\n"+
+			"run `gateway serve -h` (or token -h, connect -h) for every setting")
 		return 0
 	}
-	fmt.Fprintf(stderr, "gateway: unknown command %q (serve, token, connect, help)\n", cmd)
+	fmt.Fprintf(stderr, "gateway: unknown command %q (serve, token, connect, tenants, help)\n", cmd)
 	return 2
 }
 
@@ -120,7 +123,7 @@ func token(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "user id (sub claim, required)")
 	tenant := fs.String("tenant", "", "tenant id (required)")
-	roles := fs.String("roles", "", "comma-separated roles: user, bridge, admin (default user)")
+	roles := fs.String("roles", "", "comma-separated roles: user, bridge, admin, operator (default user)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
 	sid := fs.String("sid", "", "bind the token to one session id")
 	secret := fs.String("jwt-secret", getenv("PGW_JWT_SECRET"), "HS256 secret (PGW_JWT_SECRET)")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -201,5 +202,33 @@ func TestServeOnATakenPortSaysWhatToDo(t *testing.T) {
 	code := run([]string{"serve", "--addr", l.Addr().String()}, env(map[string]string{"PGW_JWT_SECRET": secret}), &out, &errb)
 	if code != 1 || !strings.Contains(errb.String(), l.Addr().String()+" is already in use") || !strings.Contains(errb.String(), "PGW_ADDR=") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestTenantsValidate(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"tenants", "validate", "../../deploy/tenants.example.yaml"}, env(nil), &out, &errb); code != 0 {
+		t.Fatalf("example file refused (exit %d): %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "3 tenants, valid") {
+		t.Fatalf("stdout %q", out.String())
+	}
+	bad := t.TempDir() + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte("tenants:\n  acme:\n    grace: soon\n    disabled: maybe\n  globex:\n    colour: blue\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"tenants", "validate", bad}, env(nil), &out, &errb); code != 1 {
+		t.Fatalf("bad file: exit %d", code)
+	}
+	for _, want := range []string{"tenants.acme.grace:", "tenants.acme.disabled:", "tenants.globex.colour:", "3 invalid fields"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr does not name %q:\n%s", want, errb.String())
+		}
+	}
+	errb.Reset()
+	if code := run([]string{"tenants", "export"}, env(nil), &out, &errb); code != 1 || !strings.Contains(errb.String(), "PGW_REDIS_URL") {
+		t.Errorf("export without Redis: %s", errb.String())
 	}
 }

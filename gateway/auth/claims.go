@@ -17,6 +17,9 @@ const (
 	RoleUser   = "user"   // a person's client; the default when roles is absent
 	RoleBridge = "bridge" // an IP-phone bridge
 	RoleAdmin  = "admin"  // may act on other users of its tenant
+	// RoleOperator may read and change any tenant's policy (§9), whatever
+	// its own tenant claim; it grants nothing else.
+	RoleOperator = "operator"
 )
 
 // Claims is what a verified token says about its holder.
@@ -33,7 +36,9 @@ type Claims struct {
 func (c Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
 // knownRole reports whether r is one of the contract's roles.
-func knownRole(r string) bool { return r == RoleUser || r == RoleBridge || r == RoleAdmin }
+func knownRole(r string) bool {
+	return r == RoleUser || r == RoleBridge || r == RoleAdmin || r == RoleOperator
+}
 
 // claimState records how a claim appeared in the token.
 type claimState uint8
@@ -292,7 +297,7 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 	}
 	for _, r := range c.Roles.v {
 		if !knownRole(r) {
-			return Claims{}, problem.New(problem.TokenClaims, "claim roles has unknown role %q (allowed: user, bridge, admin)", problem.Excerpt(r, 32))
+			return Claims{}, problem.New(problem.TokenClaims, "claim roles has unknown role %q (allowed: user, bridge, admin, operator)", problem.Excerpt(r, 32))
 		}
 	}
 	roles := c.Roles.v

@@ -103,8 +103,10 @@ func New(cfg Config) (*Verifier, error) {
 		algs:     algs,
 		audience: cfg.Audience,
 		issuer:   cfg.Issuer,
+		leeway:   cfg.Leeway,
 		now:      now,
 	}
+	v.tenants.peeker = jwt.NewParser()
 	v.hmacKey = v.secret
 	v.keyfunc = v.key // bound once: a method value per Verify would allocate
 	return v, nil

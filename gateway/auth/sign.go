@@ -81,7 +81,7 @@ func checkSignClaims(c Claims) error {
 	}
 	for _, r := range c.Roles {
 		if !knownRole(r) {
-			return fmt.Errorf("%w: unknown role %q (allowed: user, bridge, admin)", errSignClaims, r)
+			return fmt.Errorf("%w: unknown role %q (allowed: user, bridge, admin, operator)", errSignClaims, r)
 		}
 	}
 	return nil

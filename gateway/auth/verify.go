@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,7 +23,12 @@ type Verifier struct {
 	algs     []string             // allowed, as given to jwt.WithValidMethods
 	audience string
 	issuer   string
+	leeway   time.Duration
 	now      func() time.Time
+
+	// Tenants' own rules (§9), changed by SetTenant while Verify runs.
+	tenantMu sync.Mutex
+	tenants  tenantState
 }
 
 // Algorithms returns the algs this Verifier accepts, for the start-up log.
@@ -39,6 +45,12 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return Claims{}, problem.New(problem.TokenMalformed, "token is %d bytes, more than the %d allowed", len(token), MaxTokenBytes)
 	}
+	tt := v.tenants.table.Load()
+	if tt != nil && len(tt.owners) > 0 {
+		if c, handled, err := v.verifyTenant(token, tt); handled {
+			return c, err
+		}
+	}
 	var tc tokenClaims
 	t, err := v.parser.ParseWithClaims(token, &tc, v.keyfunc)
 	if err != nil {
@@ -47,6 +59,11 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	c, p := tc.claims()
 	if p != nil {
 		return Claims{}, p
+	}
+	if tt != nil {
+		if p := tt.check(c.Tenant, &tc); p != nil {
+			return Claims{}, p
+		}
 	}
 	return c, nil
 }
