@@ -155,6 +155,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A tenant's policy
+         * @description The tenant's POLICY (protocol §9, docs/tenants.md) with its `ETag`. A
+         *     tenant with no stored policy answers `{}` with an ETag of its own, so
+         *     every `PUT` carries `If-Match`. A token with role `operator` reads any
+         *     tenant; a token with role `admin` reads its own tenant (else 403).
+         */
+        get: operations["getTenant"];
+        /**
+         * Replace a tenant's policy
+         * @description Replaces the whole policy when `If-Match` is the ETag of the stored
+         *     one (412 `precondition_failed` when it is stale, 428
+         *     `precondition_required` when missing). Every invalid field is one
+         *     `errors[]` entry of a 400. A tenant admin may change only `statuses`
+         *     and `specifics` (403 naming the other fields it changed); an
+         *     operator may change everything. The change is published on NATS
+         *     `pgw.tenant.<tenant>` and every node applies it within 1 s.
+         */
+        put: operations["putTenant"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who changed a tenant's policy, when, and what
+         * @description The changes of the tenant's policy, newest first (the store keeps the
+         *     last 1000): who (the token's `sub`, or `PGW_TENANTS` for the file
+         *     loaded at start), when, the version made, and each field that changed
+         *     from what to what. Same access as GET of the policy.
+         */
+        get: operations["getTenantHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ws": {
         parameters: {
             query?: never;
@@ -371,6 +427,61 @@ export interface components {
         PresenceList: {
             presence: components["schemas"]["Presence"][];
         };
+        /**
+         * @description A tenant's POLICY (protocol §9; docs/tenants.md). Every field is
+         *     optional; where it is silent the node's settings apply.
+         */
+        Policy: {
+            /** @description Session grace, a Go duration such as `30s` (more than 0, at most 1h). */
+            grace?: string;
+            limits?: {
+                connections_per_user?: number;
+                subscriptions?: number;
+                frames_per_second?: number;
+                frame_burst?: number;
+            };
+            origins?: string[];
+            statuses?: {
+                name: components["schemas"]["Id"];
+                /** @enum {string} */
+                base: "online" | "away" | "busy" | "dnd";
+                label: string;
+            }[];
+            jwt?: {
+                issuer?: string;
+                audience?: string;
+                /** @description A JWK Set of public keys, accepted only for this tenant's tokens. */
+                keys?: Record<string, never>;
+            };
+            login?: {
+                enabled?: boolean;
+            };
+            bridges?: components["schemas"]["Id"][];
+            disabled?: boolean;
+            specifics?: {
+                summary?: string;
+                integration?: string;
+                contacts?: string[];
+                caveats?: string[];
+                /** @description Markdown. */
+                notes?: string;
+            };
+        };
+        TenantHistory: {
+            tenant: components["schemas"]["Id"];
+            changes: {
+                who: string;
+                when: components["schemas"]["Time"];
+                version: number;
+                fields: {
+                    field: string;
+                    /** @description The old value (absent: unset). */
+                    from?: unknown;
+                    /** @description The new value (absent: removed). */
+                    to?: unknown;
+                }[];
+            }[];
+        };
         StatusUpdate: {
             /**
              * @description `online` clears the manual status.
@@ -451,7 +562,7 @@ export interface components {
          * @description The codes an HTTP answer can carry (generated list checked by a test against the code table).
          * @enum {string}
          */
-        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "internal" | "bad_request" | "request_timeout" | "header_too_large" | "too_many_requests";
+        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "tenant_disabled" | "precondition_failed" | "precondition_required" | "internal" | "bad_request" | "request_timeout" | "header_too_large" | "too_many_requests";
     };
     responses: {
         /** @description The process runs. */
@@ -489,7 +600,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `forbidden`: the token's role, or the user it names, does not allow this. */
+        /** @description `forbidden`: the token's role, or the user it names, does not allow this; `tenant_disabled`: the token's tenant is disabled by its policy. */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -509,6 +620,24 @@ export interface components {
         };
         /** @description `user_offline`: a manual status needs a live session. */
         Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `precondition_failed`: If-Match is not the stored policy's ETag (someone changed it since). */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `precondition_required`: If-Match is missing. */
+        PreconditionRequired: {
             headers: {
                 [name: string]: unknown;
             };
@@ -565,6 +694,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description A tenant id. */
+        tenant: components["schemas"]["Id"];
         /** @description A user id of the caller's tenant. */
         user: components["schemas"]["Id"];
         /** @description A session id (from `welcome`, or chosen by the client). */
@@ -572,6 +703,8 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description The policy's version as a strong entity tag, e.g. `"1764950400123456"`. */
+        ETag: string;
         /** @description `Bearer realm="pgw"`, plus `, error="invalid_token"` when a token was sent and refused. */
         "WWW-Authenticate": string;
         /** @description Seconds to wait before retrying. */
@@ -604,6 +737,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
@@ -633,6 +767,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
@@ -764,6 +899,106 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A tenant id. */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putTenant: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The ETag of the policy read with GET. */
+                "If-Match": string;
+            };
+            path: {
+                /** @description A tenant id. */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Policy"];
+            };
+        };
+        responses: {
+            /** @description The stored policy. */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            428: components["responses"]["PreconditionRequired"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTenantHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A tenant id. */
+                tenant: components["parameters"]["tenant"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantHistory"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
