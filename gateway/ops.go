@@ -143,20 +143,25 @@ func (n *Node) unwatchUser(c *conn) {
 // undoConnect takes back a Connect that failed but may have been applied
 // (Redis ran the script, the reply was lost or came after the deadline),
 // so a refused hello never leaves its connection in the store. It runs at
-// once with its own deadline, and once more from the heartbeat loop (the
-// pending drops): Disconnect is idempotent, the retry covers an undo that
-// failed too and a Connect that Redis executed only after the first undo.
-// Should even those fail for as long as the node lives, the record goes
-// with the node: the reaper removes every connection of a dead node.
+// once with its own deadline; if that fails, the heartbeat loop retries it
+// (pending drops) until the store takes it. Either way it runs once more
+// from the first heartbeat at least opTimeout later, for a Connect that
+// Redis executed only after the first undo (sent before our deadline,
+// queued behind a slow script): Disconnect is idempotent. Should the undo
+// never get through while the node lives, the record goes with the node:
+// the reaper removes every connection of a dead node, and a node restarted
+// with the same id removes its earlier run's.
 func (n *Node) undoConnect(ref presence.ConnRef) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	if ch, err := n.store.Disconnect(ctx, ref, time.Now()); err != nil {
+	now := time.Now()
+	if ch, err := n.store.Disconnect(ctx, ref, now); err != nil {
 		n.log.Warn("undo of a failed connect not recorded; will retry", "conn", ref.Conn, "err", err)
+		n.pending.add(ref)
 	} else {
 		n.publish(ch)
 	}
-	n.pending.add(ref)
+	n.pending.addAt(ref, now.Add(opTimeout))
 }
 
 // sessionsEnded tells telephony about ended bridge sessions (their devices

@@ -29,30 +29,49 @@ func openStores(ctx context.Context, cfg Config, opt presence.Options) (presence
 	return st, ipt.NewRedisState(client, cfg.Prefix), nil
 }
 
-// pendingDrops are disconnects the store did not take (it was down); the
-// heartbeat loop retries them, so no connection key outlives its socket.
+// pendingDrops are disconnects the store did not take (it was down), and
+// the second undo of a refused hello; the heartbeat loop retries them, so no
+// connection key outlives its socket.
 type pendingDrops struct {
 	mu   sync.Mutex
-	refs []presence.ConnRef
+	refs []pendingDrop
 }
 
-func (p *pendingDrops) add(r presence.ConnRef) {
+// pendingDrop is one disconnect to send, not before notBefore.
+type pendingDrop struct {
+	ref       presence.ConnRef
+	notBefore time.Time
+}
+
+func (p *pendingDrops) add(r presence.ConnRef) { p.addAt(r, time.Time{}) }
+
+// addAt queues r for the first heartbeat at or after notBefore.
+func (p *pendingDrops) addAt(r presence.ConnRef, notBefore time.Time) {
 	p.mu.Lock()
-	p.refs = append(p.refs, r)
+	p.refs = append(p.refs, pendingDrop{r, notBefore})
 	p.mu.Unlock()
 }
 
-func (p *pendingDrops) take() []presence.ConnRef {
+// takeDue removes and returns the drops due by now.
+func (p *pendingDrops) takeDue(now time.Time) []presence.ConnRef {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	refs := p.refs
-	p.refs = nil
-	return refs
+	var due []presence.ConnRef
+	keep := p.refs[:0]
+	for _, d := range p.refs {
+		if now.Before(d.notBefore) {
+			keep = append(keep, d)
+			continue
+		}
+		due = append(due, d.ref)
+	}
+	p.refs = keep
+	return due
 }
 
-// retryDrops sends the pending disconnects again.
+// retryDrops sends the pending disconnects that are due again.
 func (n *Node) retryDrops(ctx context.Context, now time.Time) {
-	for _, r := range n.pending.take() {
+	for _, r := range n.pending.takeDue(now) {
 		ch, err := n.store.Disconnect(ctx, r, now)
 		if err != nil {
 			n.pending.add(r)

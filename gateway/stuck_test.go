@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -23,10 +24,25 @@ import (
 type applyThenFail struct {
 	presence.Store
 	failConnects, failDisconnects atomic.Int32
-	closed                        atomic.Int32
+	// lateConnects: Connects that fail without being applied; the test
+	// applies them later itself, as Redis running a queued script late.
+	lateConnects atomic.Int32
+	late         atomic.Pointer[presence.ConnInfo]
+	disconnects  atomic.Int32 // Disconnects that reached the store
+	heartbeats   atomic.Int32
+	closed       atomic.Int32
+}
+
+func (s *applyThenFail) Heartbeat(ctx context.Context, node string, now time.Time) (bool, error) {
+	s.heartbeats.Add(1)
+	return s.Store.Heartbeat(ctx, node, now)
 }
 
 func (s *applyThenFail) Connect(ctx context.Context, c presence.ConnInfo, now time.Time) (presence.Change, error) {
+	if s.lateConnects.Add(-1) >= 0 {
+		s.late.Store(&c)
+		return presence.Change{}, fmt.Errorf("connect: %w", context.DeadlineExceeded)
+	}
 	ch, err := s.Store.Connect(ctx, c, now)
 	if err == nil && s.failConnects.Add(-1) >= 0 {
 		return presence.Change{}, fmt.Errorf("connect after the script ran: %w", presence.ErrUnavailable)
@@ -38,6 +54,7 @@ func (s *applyThenFail) Disconnect(ctx context.Context, c presence.ConnRef, now 
 	if s.failDisconnects.Add(-1) >= 0 {
 		return presence.Change{}, fmt.Errorf("disconnect: %w", presence.ErrUnavailable)
 	}
+	s.disconnects.Add(1)
 	return s.Store.Disconnect(ctx, c, now)
 }
 
@@ -94,6 +111,57 @@ func TestHelloRefusedAfterAppliedConnect(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHelloRefusedConnectAppliedAfterTheUndo: the Connect of a refused
+// hello that Redis runs only after the node's first undo (a script queued
+// behind a slow one) is taken back too, by the undo's deferred second run.
+func TestHelloRefusedConnectAppliedAfterTheUndo(t *testing.T) {
+	srv := testenv.Redis(t)
+	opt := presence.DefaultOptions()
+	opt.Grace = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rs, err := presence.NewRedis(ctx, redis.NewClient(&redis.Options{Addr: srv.Addr}), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	st := &applyThenFail{Store: rs}
+	tn := startNodeDeps(t, func(c *Config) { c.NodeTTL = time.Second }, Deps{Store: st})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+
+	st.lateConnects.Store(1)
+	c := dial(t, tn.url, nil)
+	if r := c.request(map[string]any{"type": "hello", "token": token(t, "u1", "acme"), "session": "s1", "device": "desktop"}); r["type"] != "error" {
+		t.Fatalf("hello: %v, want error", r)
+	}
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if st.disconnects.Load() == 0 {
+			return errors.New("no undo yet")
+		}
+		return nil
+	})
+	// Redis runs the queued Connect late: after the undo and after the
+	// node's next heartbeats (and any retry they made).
+	beats := st.heartbeats.Load()
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		if st.heartbeats.Load() < beats+2 {
+			return errors.New("waiting for two heartbeats")
+		}
+		return nil
+	})
+	if _, err := rs.Connect(ctx, *st.late.Load(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, func() error {
+		keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
+		if err != nil || len(keys) > 0 {
+			return fmt.Errorf(":conn: keys of the refused connection left: %v (%v)", keys, err)
+		}
+		return nil
+	})
 }
 
 // TestHelloRefusedWhenNATSRefusesInterest: a hello whose bus interest
