@@ -203,6 +203,9 @@ func TestLogoutRepliesOnce(t *testing.T) {
 	if len(replies) != 1 || !strings.HasPrefix(replies[0], "error/") {
 		t.Fatalf("replies to the logout: %v, want one error", replies)
 	}
+	// Redis back, so the node's client stops dialling before the test ends.
+	cl.redis.Restart()
+	testenv.WaitFor(t, 15*time.Second, func() error { return cl.nodes[0].Ready(context.Background()) })
 }
 
 // TestShutdownHonoursContextAndCallersStore: Shutdown returns when its
