@@ -49,7 +49,8 @@ func hostsOf(list string) []string {
 // credentials: the embedded server (this node only) or the external URL.
 func (n *Node) describeBus() string {
 	if n.cfg.NATSURL == "" {
-		return "embedded NATS at " + n.bus.ClientURL() + " (this node only; PGW_NATS_URL unset)"
+		// The embedded server listens on no port (in-process only).
+		return "embedded NATS, in-process (this node only; PGW_NATS_URL unset)"
 	}
 	return fmt.Sprintf("NATS at %s (prefix %s)", strings.Join(hostsOf(n.cfg.NATSURL), ", "), n.cfg.Prefix)
 }

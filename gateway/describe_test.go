@@ -12,7 +12,7 @@ func TestDescribeStoreAndBus(t *testing.T) {
 	if got := alone.describeStore(); !strings.HasPrefix(got, "in-process") {
 		t.Errorf("store of a node alone: %q", got)
 	}
-	if got := alone.describeBus(); !strings.HasPrefix(got, "embedded NATS at nats://127.0.0.1:") {
+	if got := alone.describeBus(); !strings.HasPrefix(got, "embedded NATS, in-process") {
 		t.Errorf("bus of a node alone: %q", got)
 	}
 
