@@ -105,6 +105,7 @@ public final class PgwClient implements AutoCloseable {
     private final Deque<Pending> queue = new ArrayDeque<>();
     private final Map<Long, Pending> inflight = new LinkedHashMap<>();
     private final List<CompletableFuture<Welcome>> readyWaiters = new ArrayList<>();
+    /** Highest version per user on the current connection; cleared on every welcome (§3.2 v1.1). */
     private final Map<String, Long> versions = new HashMap<>();
     private final Map<String, Presence> known = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, Integer> subs = new LinkedHashMap<>();
@@ -262,7 +263,7 @@ public final class PgwClient implements AutoCloseable {
                     out.completeExceptionally(unwrap(err));
                     return;
                 }
-                applySnapshot(list, tenant, false);
+                applySnapshot(list, tenant);
                 for (String u : users) {
                     Presence p = known.get(u);
                     if (p != null) view.put(p);
@@ -589,26 +590,18 @@ public final class PgwClient implements AutoCloseable {
         return Json.GSON.fromJson(o, Presence.class);
     }
 
-    /** Takes p if it is newer than what the client holds for its user. */
+    /**
+     * Takes p if it is newer than what this connection delivered for its user, or the first on this
+     * connection ({@link #versions} is cleared on every welcome, so a reconnect's subscribe reply is
+     * the new starting point even with lower versions: contract §3.2 v1.1). The same object the
+     * client already holds (a reconnect's reply for a user who did not change) is no change.
+     */
     private boolean accept(Presence p) {
         Long have = versions.get(p.getUser());
         if (have != null && p.getVersion() <= have) return false;
-        take(p);
-        return true;
-    }
-
-    /** Takes p as the new starting point whatever the client held (a reconnect's reply, §3.2 v1.1). */
-    private void adopt(Presence p) {
-        Presence held = known.get(p.getUser());
-        if (held != null && held.getVersion() == p.getVersion()) {
-            versions.put(p.getUser(), p.getVersion());
-            return;
-        }
-        take(p);
-    }
-
-    private void take(Presence p) {
         versions.put(p.getUser(), p.getVersion());
+        Presence old = known.get(p.getUser());
+        if (old != null && old.getVersion() == p.getVersion() && old.equals(p)) return false;
         known.put(p.getUser(), p);
         for (PgwListener l : listeners) {
             try {
@@ -618,6 +611,7 @@ public final class PgwClient implements AutoCloseable {
             }
         }
         for (PresenceView v : new ArrayList<>(views)) v.put(p);
+        return true;
     }
 
     /**
@@ -625,11 +619,8 @@ public final class PgwClient implements AutoCloseable {
      * offline), users a tenant view still shows present but the snapshot omits went offline while the
      * client was away.
      */
-    private void applySnapshot(List<Presence> list, boolean tenant, boolean restart) {
-        for (Presence p : list) {
-            if (restart) adopt(p);
-            else accept(p);
-        }
+    private void applySnapshot(List<Presence> list, boolean tenant) {
+        for (Presence p : list) accept(p);
         if (!tenant) return;
         Set<String> listed = new HashSet<>();
         for (Presence p : list) listed.add(p.getUser());
@@ -652,7 +643,7 @@ public final class PgwClient implements AutoCloseable {
         boolean tenant = tenantSubs > 0;
         sendSubscribe(new ArrayList<>(subs.keySet()), tenant).whenComplete((list, err) -> {
             if (err == null) {
-                applySnapshot(list, tenant, true);
+                applySnapshot(list, tenant);
                 return;
             }
             Throwable e = unwrap(err);
@@ -843,6 +834,8 @@ public final class PgwClient implements AutoCloseable {
 
     private void onWelcome(Welcome w) {
         if (helloTimer != null) helloTimer.cancel(false);
+        // A new connection: what the old one delivered no longer orders anything (§3.2 v1.1).
+        versions.clear();
         lastWelcome = w;
         if (w.getSession() != null && !w.getSession().isEmpty()) sessionId = w.getSession();
         if (w.getExpires() > 0) expiresAt = w.getExpires();
