@@ -57,6 +57,9 @@ func (a *api) iptEvents(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
+	if err := a.n.checkBridge(cl.Tenant, bridge); err != nil {
+		return err
+	}
 	now := time.Now()
 	if err := a.n.ipt.Heartbeat(ctx, cl.Tenant, bridge, now); err != nil {
 		return err
@@ -179,6 +182,9 @@ func (a *api) iptSync(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	if err := m.Validate(); err != nil {
+		return err
+	}
+	if err := a.n.checkBridge(cl.Tenant, m.Bridge); err != nil {
 		return err
 	}
 	now := time.Now()

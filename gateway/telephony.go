@@ -24,6 +24,9 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 		if err := m.Validate(); err != nil {
 			return nil, err
 		}
+		if err := n.checkBridge(c.tenant, m.Bridge); err != nil {
+			return nil, err
+		}
 		res, err := n.ipt.Sync(ctx, c.tenant, c.session, m, time.Now())
 		if err != nil {
 			return nil, err
@@ -38,6 +41,9 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 		return nil, err
 	}
 	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if err := n.checkBridge(c.tenant, e.Bridge); err != nil {
 		return nil, err
 	}
 	res, err := n.ipt.Event(ctx, c.tenant, c.session, e, time.Now())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pgw/pgw/gateway/auth"
@@ -175,6 +176,15 @@ func (n *Node) connLimits(name string) connLimits {
 		}
 	}
 	return l
+}
+
+// checkBridge refuses a bridge id the tenant's policy does not list
+// (an empty list allows any).
+func (n *Node) checkBridge(name, bridge string) error {
+	if p := n.policy(name); p != nil && !p.BridgeAllowed(bridge) {
+		return problem.New(problem.Forbidden, "bridge: %s is not one of the bridges of tenant %q (%s)", quote(bridge), name, strings.Join(p.Bridges, ", "))
+	}
+	return nil
 }
 
 // setLimits gives a connection being welcomed its tenant's frame rate

@@ -307,3 +307,30 @@ func TestTenantOrigins(t *testing.T) {
 		t.Fatalf("acme hello from its origin: %v", r)
 	}
 }
+
+// Only the listed bridges may report for a tenant, over HTTP and frames.
+func TestTenantBridges(t *testing.T) {
+	tn := startNode(t, nil)
+	c := newAPIClient(t, tn)
+	putPolicy(t, c, operatorToken(t), "acme", `{"bridges":["pbx1"]}`)
+	bridge := token(t, "pbx", "acme", auth.RoleBridge)
+	if r := c.do(apiReq{method: "POST", path: "/v1/ipt/sync", token: bridge, body: `{"bridge":"pbx1","devices":[]}`}); r.status != 202 {
+		t.Fatalf("listed bridge: %d %s", r.status, r.raw)
+	}
+	wantAPIProblem(t, c.do(apiReq{method: "POST", path: "/v1/ipt/sync", token: bridge, body: `{"bridge":"pbx2","devices":[]}`}), 403, "forbidden", nil)
+	wantAPIProblem(t, c.do(apiReq{method: "POST", path: "/v1/ipt/events", token: bridge, body: `{"bridge":"pbx2","events":[]}`}), 403, "forbidden", nil)
+	// globex has no list: any bridge.
+	if r := c.do(apiReq{method: "POST", path: "/v1/ipt/sync", token: token(t, "pbx", "globex", auth.RoleBridge), body: `{"bridge":"pbx2","devices":[]}`}); r.status != 202 {
+		t.Fatalf("globex bridge: %d %s", r.status, r.raw)
+	}
+	ws := dial(t, tn.url, nil)
+	if r := ws.request(map[string]any{"type": "hello", "token": bridge, "device": "bridge"}); r["type"] != "welcome" {
+		t.Fatalf("bridge hello: %v", r)
+	}
+	if r := ws.request(map[string]any{"type": "ipt.sync", "bridge": "pbx2", "devices": []any{}}); problemCode(r) != "forbidden" {
+		t.Fatalf("unlisted bridge frame: %v", r)
+	}
+	if r := ws.request(map[string]any{"type": "ipt.sync", "bridge": "pbx1", "devices": []any{}}); r["type"] != "ok" {
+		t.Fatalf("listed bridge frame: %v", r)
+	}
+}
