@@ -243,7 +243,7 @@ func TestDepsStoreTelephonyInRedis(t *testing.T) {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
-	owner, err := rdb.HGet(context.Background(), "pgw:{acme}:ipt:ext", "1001").Result()
+	owner, err := rdb.HGet(context.Background(), "pgw:ipt:ext:{acme}", "1001").Result()
 	if err != nil || owner != "alice" {
 		t.Fatalf("ext 1001 in Redis: %q (%v), want alice", owner, err)
 	}

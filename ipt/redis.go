@@ -16,13 +16,14 @@ import (
 	"github.com/pgw/pgw/presence"
 )
 
-// redisState is the StateStore shared by all nodes. Keys (P is the prefix):
+// redisState is the StateStore shared by all nodes. Keys (P is the prefix;
+// the layout of redisx.Keys, the same as presence's):
 //
-//	P:{T:U}:ipt:devices        hash ext -> device JSON (the user's devices)
-//	P:{T}:ipt:ext              hash ext -> user (the tenant's ext index)
-//	P:{T}:ipt:bridge:B         hash seq, session (a bridge's sequence and binding)
-//	P:{T}:ipt:bridge:B:exts    set of ext (the devices a bridge holds)
-//	P:{T}:ipt:session:S        set of bridges bound to session S
+//	P:ipt:devices:{T:U}        hash ext -> device JSON (the user's devices)
+//	P:ipt:ext:{T}              hash ext -> user (the tenant's ext index)
+//	P:ipt:bridge:{T}:B         hash seq, session (a bridge's sequence and binding)
+//	P:ipt:bridge:{T}:B:exts    set of ext (the devices a bridge holds)
+//	P:ipt:session:{T}:S        set of bridges bound to session S
 //	P:ipt:http                 zset "T:B" -> last post, Unix ms (HTTP-only bridges)
 //
 // The user's devices share the user's hash tag {T:U} (contract §5); the
@@ -31,8 +32,8 @@ import (
 // both (PutDevice) are pipelined, not atomic: the ext index is the truth of
 // ownership and readers tolerate a device missing from its user's hash.
 type redisState struct {
-	c      redis.UniversalClient
-	prefix string
+	c    redis.UniversalClient
+	keys redisx.Keys
 }
 
 // NewRedisState returns a StateStore on Redis (or Redis Cluster) with keys
@@ -41,21 +42,17 @@ func NewRedisState(client redis.UniversalClient, prefix string) StateStore {
 	if prefix == "" {
 		prefix = presence.DefaultOptions().Prefix
 	}
-	return &redisState{c: client, prefix: prefix}
+	return &redisState{c: client, keys: redisx.NewKeys(prefix)}
 }
 
-func (r *redisState) userKey(t, u string) string {
-	return r.prefix + ":{" + t + ":" + u + "}:ipt:devices"
+func (r *redisState) userKey(t, u string) string   { return r.keys.User("ipt:devices", t, u) }
+func (r *redisState) extKey(t string) string       { return r.keys.Tenant("ipt:ext", t) }
+func (r *redisState) bridgeKey(t, b string) string { return r.keys.Tenant("ipt:bridge", t, b) }
+func (r *redisState) bridgeExtsKey(t, b string) string {
+	return r.keys.Tenant("ipt:bridge", t, b, "exts")
 }
-func (r *redisState) extKey(t string) string { return r.prefix + ":{" + t + "}:ipt:ext" }
-func (r *redisState) bridgeKey(t, b string) string {
-	return r.prefix + ":{" + t + "}:ipt:bridge:" + b
-}
-func (r *redisState) bridgeExtsKey(t, b string) string { return r.bridgeKey(t, b) + ":exts" }
-func (r *redisState) sessionKey(t, s string) string {
-	return r.prefix + ":{" + t + "}:ipt:session:" + s
-}
-func (r *redisState) httpKey() string { return r.prefix + ":ipt:http" }
+func (r *redisState) sessionKey(t, s string) string { return r.keys.Tenant("ipt:session", t, s) }
+func (r *redisState) httpKey() string               { return r.keys.Global("ipt:http") }
 
 // unavailable wraps a Redis failure with what the store was doing; only an
 // outage (redisx.Unavailable: Redis not answering, loading, failing over)

@@ -649,7 +649,7 @@ func TestRedisStateErrorsAreNotAllOutages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The tenant's ext index is a hash; make it a string.
-	if err := client.Set(ctx, "pgw:{acme}:ipt:ext", "not a hash", 0).Err(); err != nil {
+	if err := client.Set(ctx, "pgw:ipt:ext:{acme}", "not a hash", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	svc := NewService(NewRedisState(client, "pgw"), presence.NewMemory(presence.DefaultOptions()), Options{})
@@ -681,12 +681,12 @@ func TestRedisKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{
-		"pgw:{acme:u1}:ipt:devices":     true,
-		"pgw:{acme}:ipt:ext":            true,
-		"pgw:{acme}:ipt:bridge:b1":      true,
-		"pgw:{acme}:ipt:bridge:b1:exts": true,
-		"pgw:{acme}:ipt:session:s1":     true,
-		"pgw:{acme}:ipt:bridge:h1":      true,
+		"pgw:ipt:devices:{acme:u1}":     true,
+		"pgw:ipt:ext:{acme}":            true,
+		"pgw:ipt:bridge:{acme}:b1":      true,
+		"pgw:ipt:bridge:{acme}:b1:exts": true,
+		"pgw:ipt:session:{acme}:s1":     true,
+		"pgw:ipt:bridge:{acme}:h1":      true,
 		"pgw:ipt:http":                  true,
 	}
 	for _, k := range keys {

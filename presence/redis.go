@@ -57,7 +57,7 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opt Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("presence: lua scripts: %w", err)
 	}
-	r := &Redis{rdb: client, opt: opt, keys: redisKeys{prefix: opt.Prefix}, scripts: scripts, beaten: map[string]bool{}}
+	r := &Redis{rdb: client, opt: opt, keys: redisKeys{redisx.NewKeys(opt.Prefix)}, scripts: scripts, beaten: map[string]bool{}}
 	r.newConnGroups()
 	// Loading up front saves each script's first EVAL; on a cluster,
 	// ScriptLoad reaches every master.

@@ -3,26 +3,25 @@ package presence
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/pgw/pgw/internal/redisx"
 )
 
-// redisKeys names every key of the store (docs/redis.md lists them). Keys of
-// one user carry the hash tag {tenant:user} and keys of one node the tag
-// {node}, so the scripts that touch them together run on Redis Cluster.
-type redisKeys struct{ prefix string }
-
-func userTag(tenant, user string) string { return "{" + tenant + ":" + user + "}" }
+// redisKeys names every key of the store (docs/redis.md lists them), in the
+// one layout of redisx.Keys: keys of one user carry the hash tag
+// {tenant:user} and keys of one node the tag {node}, so the scripts that
+// touch them together run on Redis Cluster.
+type redisKeys struct{ k redisx.Keys }
 
 // user is the hash of one user's whole state (fields in lua/common.lua).
-func (k redisKeys) user(t, u string) string { return k.prefix + ":user:" + userTag(t, u) }
+func (k redisKeys) user(t, u string) string { return k.k.User("user", t, u) }
 
 // Field names of sessions and connections in the user's hash.
 func sessionField(session string) string { return "s:" + session }
 func connField(conn string) string       { return "c:" + conn }
 
 // conn is the key of one open connection (contract §5).
-func (k redisKeys) conn(t, u, conn string) string {
-	return k.prefix + ":conn:" + userTag(t, u) + ":" + conn
-}
+func (k redisKeys) conn(t, u, conn string) string { return k.k.User("conn", t, u, conn) }
 
 // userKeys are the KEYS every per-user script starts with.
 func (k redisKeys) userKeys(t, u string) []string { return []string{k.user(t, u)} }
@@ -30,27 +29,25 @@ func (k redisKeys) userKeys(t, u string) []string { return []string{k.user(t, u)
 // sid binds a tenant's session id to its owner. Session ids are scoped by
 // tenant (one tenant's id never collides with, nor reveals, another's); the
 // hash tag {tenant:session} spreads the bindings over a cluster's slots.
-func (k redisKeys) sid(tenant, session string) string {
-	return k.prefix + ":sid:{" + tenant + ":" + session + "}"
-}
+func (k redisKeys) sid(tenant, session string) string { return k.k.Tagged("sid", tenant+":"+session) }
 
 // tenant is the index of the tenant's present users (sorted set, score = the
 // version that made them present).
-func (k redisKeys) tenant(t string) string { return k.prefix + ":tenant:{" + t + "}" }
+func (k redisKeys) tenant(t string) string { return k.k.Tenant("tenant", t) }
 
 // grace is the queue of sessions in grace (sorted set, score = when the
 // grace ends in microseconds); any live node processes it.
-func (k redisKeys) grace() string { return k.prefix + ":grace" }
+func (k redisKeys) grace() string { return k.k.Global("grace") }
 
 // nodes registers every node with its last heartbeat (sorted set, score in
 // microseconds); node is its heartbeat key with a TTL of NodeTTL; nodeConns
 // its open connections; reaped marks a node whose connections were reaped;
 // reaper is the lease of the node currently reaping.
-func (k redisKeys) nodes() string                { return k.prefix + ":nodes" }
-func (k redisKeys) node(node string) string      { return k.prefix + ":node:{" + node + "}" }
-func (k redisKeys) nodeConns(node string) string { return k.prefix + ":nodeconns:{" + node + "}" }
-func (k redisKeys) reaped(node string) string    { return k.prefix + ":reaped:{" + node + "}" }
-func (k redisKeys) reaper() string               { return k.prefix + ":reaper" }
+func (k redisKeys) nodes() string                { return k.k.Global("nodes") }
+func (k redisKeys) node(node string) string      { return k.k.Tagged("node", node) }
+func (k redisKeys) nodeConns(node string) string { return k.k.Tagged("nodeconns", node) }
+func (k redisKeys) reaped(node string) string    { return k.k.Tagged("reaped", node) }
+func (k redisKeys) reaper() string               { return k.k.Global("reaper") }
 
 // owner is the value of a session binding.
 func owner(tenant, user string) string { return tenant + ":" + user }
