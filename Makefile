@@ -7,7 +7,7 @@ BIN     := bin
 # PGW_ADDR in the environment (the README tour sets it).
 ADDR    ?= $(or $(PGW_ADDR),127.0.0.1:8080)
 
-.PHONY: run test bench lint deadcode build cluster demo clean
+.PHONY: run test bench lint deadcode build cluster demo clean chaos soak
 
 ## run: the gateway on its embedded default (in-process store, embedded NATS).
 run:
@@ -25,6 +25,22 @@ bench: build
 	$(GO) test -run '^$$' -bench 'BenchmarkConnect|BenchmarkFanout' -benchtime 5000x ./gateway/
 	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
 	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
+
+## chaos: the model-based fault checker, longer (docs/chaos.md). SEED=… replays a run.
+SEED     ?= 1
+DURATION ?= 10m
+chaos:
+	./scripts/ensure-services.sh
+	PGW_CHAOS_SEED=$(SEED) PGW_CHAOS_DURATION=$(DURATION) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./internal/chaos/
+
+## soak: 30 minutes of churn over 10 000 connections; figures to docs/soak/ (docs/chaos.md).
+SOAK_DURATION ?= 30m
+SOAK_CONNS    ?= 10000
+SOAK_OUT      ?= $(CURDIR)/docs/soak
+soak:
+	./scripts/ensure-services.sh
+	PGW_SOAK_DURATION=$(SOAK_DURATION) PGW_SOAK_CONNS=$(SOAK_CONNS) PGW_SOAK_SEED=$(SEED) PGW_SOAK_OUT=$(SOAK_OUT) \
+		$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./internal/chaos/
 
 # Pinned linters, fetched and built by `go run` on first use (a fresh machine
 # needs only Go and the module proxy).
