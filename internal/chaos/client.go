@@ -62,6 +62,16 @@ type pending struct {
 
 // Dial opens a connection to n and sends hello; it returns after welcome.
 func Dial(n *Node, label, token, user, session, window, device string) (*Conn, error) {
+	c, err := DialTracked(n, label, token, user, session, window, device)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DialTracked is Dial that also returns a connection whose hello failed
+// (closed by then), so the checker can judge how it was closed.
+func DialTracked(n *Node, label, token, user, session, window, device string) (*Conn, error) {
 	epoch := n.Epoch()
 	h := http.Header{}
 	ws, _, err := dialer.Dial(n.URL(), h)
@@ -79,11 +89,17 @@ func Dial(n *Node, label, token, user, session, window, device string) (*Conn, e
 	r, err := c.Request(hello)
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("hello on %s: %w", n.ID, err)
+		return c, fmt.Errorf("hello on %s: %w", n.ID, err)
 	}
 	if r["type"] != "welcome" {
+		// The server closes after a refused hello; wait for that close
+		// (so its code is judged), then make sure.
+		select {
+		case <-c.done:
+		case <-time.After(opTimeout):
+		}
 		c.Close()
-		return nil, fmt.Errorf("hello on %s: %v", n.ID, r)
+		return c, fmt.Errorf("hello on %s: %s", n.ID, compact(r))
 	}
 	c.welcome = r
 	c.ConnID, _ = r["conn"].(string)
@@ -223,7 +239,9 @@ func (c *Conn) write(m map[string]any) error {
 // for the reader to end.
 func (c *Conn) Close() {
 	c.mu.Lock()
-	c.closedByUs = true
+	if c.closeCode == 0 {
+		c.closedByUs = true
+	}
 	c.mu.Unlock()
 	c.wmu.Lock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))

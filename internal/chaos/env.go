@@ -103,7 +103,9 @@ func NewEnv(t testing.TB, opt EnvOptions) *Env {
 			"--grace", opt.Grace.String(), "--node-ttl", opt.NodeTTL.String(), "--prefix", opt.Prefix,
 			"--log-level", "warn"}, opt.Args...)
 		e.Nodes = append(e.Nodes, n)
-		n.start(t)
+		if err := n.start(); err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() {
 			n.Kill()
 			if t.Failed() {
@@ -169,23 +171,24 @@ func BuildGateway(t testing.TB) string {
 	return bin
 }
 
-func (n *Node) start(t testing.TB) {
+func (n *Node) start() error {
 	out, err := os.OpenFile(n.logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer out.Close()
 	cmd := exec.Command(n.bin, n.args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no PGW_* of the caller
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node %s: %v", n.ID, err)
+		return fmt.Errorf("start node %s: %v", n.ID, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	n.mu.Lock()
 	n.cmd, n.exited, n.stopped = cmd, exited, false
 	n.mu.Unlock()
+	return nil
 }
 
 // Pid is the running process's id (0 when killed).
@@ -231,13 +234,14 @@ func (n *Node) Kill() {
 }
 
 // Restart starts a killed node again with the same id and address.
-func (n *Node) Restart(t testing.TB) {
+func (n *Node) Restart() error {
 	n.mu.Lock()
 	running := n.cmd != nil
 	n.mu.Unlock()
-	if !running {
-		n.start(t)
+	if running {
+		return nil
 	}
+	return n.start()
 }
 
 // Stop sends SIGSTOP; Cont sends SIGCONT.

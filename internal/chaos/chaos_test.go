@@ -1,0 +1,50 @@
+package chaos
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgw/pgw/internal/testenv"
+)
+
+// TestChaos is the model-based fault checker. By default (make test) it
+// runs a short round for a few seeds, on one Redis and on a Redis Cluster;
+// PGW_CHAOS_SEED and PGW_CHAOS_DURATION (make chaos SEED=… DURATION=…)
+// replay one seed for longer.
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the chaos checker starts three gateway processes")
+	}
+	if s := testenv.Getenv("PGW_CHAOS_SEED", ""); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("PGW_CHAOS_SEED=%q: %v", s, err)
+		}
+		d, err := time.ParseDuration(testenv.Getenv("PGW_CHAOS_DURATION", "10m"))
+		if err != nil {
+			t.Fatalf("PGW_CHAOS_DURATION: %v", err)
+		}
+		cluster := testenv.Getenv("PGW_CHAOS_CLUSTER", "") != ""
+		round, err := time.ParseDuration(testenv.Getenv("PGW_CHAOS_ROUND", "15s"))
+		if err != nil {
+			t.Fatalf("PGW_CHAOS_ROUND: %v", err)
+		}
+		var faults []string
+		if f := testenv.Getenv("PGW_CHAOS_FAULTS", ""); f != "" {
+			faults = strings.Split(f, ",")
+		}
+		Run(t, Options{Seed: seed, Duration: d, Round: round, Cluster: cluster, Faults: faults})
+		return
+	}
+	for _, c := range []struct {
+		seed    uint64
+		cluster bool
+	}{{1, false}, {2, false}, {3, true}} {
+		t.Run(fmt.Sprintf("seed%d", c.seed), func(t *testing.T) {
+			Run(t, Options{Seed: c.seed, Duration: 6 * time.Second, Round: 6 * time.Second, Cluster: c.cluster})
+		})
+	}
+}

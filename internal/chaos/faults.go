@@ -1,0 +1,111 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+)
+
+// faultSchedule injects faults one after another until ctx ends, each
+// drawn from the seeded generator and each healed before the next (heal
+// cleans up whatever the round's end interrupted).
+func (r *run) faultSchedule(ctx context.Context, rng *rand.Rand) {
+	for {
+		pause(ctx, time.Duration(200+rng.IntN(1300))*time.Millisecond)
+		if ctx.Err() != nil {
+			return
+		}
+		r.fault(ctx, rng, r.opt.Faults[rng.IntN(len(r.opt.Faults))])
+	}
+}
+
+func (r *run) fault(ctx context.Context, rng *rand.Rand, kind string) {
+	e := r.env
+	hold := func(min, spread time.Duration) time.Duration {
+		return min + time.Duration(rng.Int64N(int64(spread)))
+	}
+	note := func(format string, args ...any) {
+		s := fmt.Sprintf(format, args...)
+		r.mu.Lock()
+		r.faults = append(r.faults, s)
+		r.mu.Unlock()
+		r.log("FAULT %s", s)
+	}
+	switch kind {
+	case "latency", "timeout", "reset", "stall":
+		ps := e.Proxies()
+		p := ps[rng.IntN(len(ps))]
+		stream := []string{"upstream", "downstream"}[rng.IntN(2)]
+		var attrs string
+		typ := kind
+		d := hold(time.Second, 3*time.Second)
+		switch kind {
+		case "latency":
+			typ, attrs = "latency", fmt.Sprintf(`{"latency":%d,"jitter":%d}`, 100+rng.IntN(1400), rng.IntN(300))
+		case "timeout":
+			attrs = fmt.Sprintf(`{"timeout":%d}`, rng.IntN(2000))
+		case "reset":
+			typ, attrs = "reset_peer", fmt.Sprintf(`{"timeout":%d}`, rng.IntN(500))
+		case "stall":
+			// One direction stalls for longer than the gateway's 5 s
+			// bound on a frame's work.
+			typ, attrs, d = "latency", `{"latency":6000}`, hold(2*time.Second, 4*time.Second)
+		}
+		if err := addToxic(p, kind, typ, stream, attrs); err != nil {
+			r.log("FAULT %s on %s: %v", kind, p.Name, err)
+			return
+		}
+		note("%s %s on %s %s for %v", kind, attrs, p.Name, stream, d.Round(time.Millisecond))
+		pause(ctx, d)
+		_ = p.Toxics.RemoveToxic(context.Background(), kind)
+	case "kill":
+		n := e.Nodes[rng.IntN(len(e.Nodes))]
+		if n.Down() {
+			return
+		}
+		d := hold(300*time.Millisecond, 3*time.Second)
+		note("kill -9 %s, restart after %v", n.ID, d.Round(time.Millisecond))
+		n.Kill()
+		pause(ctx, d)
+		if err := n.Restart(); err != nil {
+			r.log("FAULT restart %s: %v", n.ID, err)
+		}
+	case "stop":
+		n := e.Nodes[rng.IntN(len(e.Nodes))]
+		if n.Down() {
+			return
+		}
+		// Longer than PGW_NODE_TTL: the others declare it dead and reap
+		// its connections; it wakes up and must re-assert them.
+		d := nodeTTL + hold(time.Second, 2*time.Second)
+		note("SIGSTOP %s for %v", n.ID, d.Round(time.Millisecond))
+		n.Stop()
+		pause(context.Background(), d) // a stopped node always wakes, even at the round's end
+		n.Cont()
+	case "redis":
+		if e.Redis == nil {
+			return
+		}
+		d := hold(200*time.Millisecond, 2*time.Second)
+		note("Redis killed, restarted empty after %v", d.Round(time.Millisecond))
+		e.Redis.Kill()
+		pause(context.Background(), d)
+		e.Redis.Restart()
+	case "nats":
+		d := hold(200*time.Millisecond, 2*time.Second)
+		note("NATS stopped, restarted after %v", d.Round(time.Millisecond))
+		e.NATS.Shutdown()
+		pause(context.Background(), d)
+		e.NATS.Restart()
+	}
+}
+
+func addToxic(p *toxiproxy.Proxy, name, typ, stream, attrs string) error {
+	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":1,"attributes":%s}`, name, typ, stream, attrs)
+	_, err := p.Toxics.AddToxicJson(strings.NewReader(body))
+	return err
+}

@@ -1,0 +1,228 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pgw/pgw/loadtest"
+)
+
+// Options shape one checker run.
+type Options struct {
+	Seed     uint64
+	Duration time.Duration // chaos time in all; at least one round runs
+	Round    time.Duration // the chaos phase of one round
+	Users    int
+	Cluster  bool
+	// Converge bounds the wait for every invariant after a round's faults
+	// are healed (generous: the machine may be loaded).
+	Converge time.Duration
+	History  int      // operations printed on a failure
+	Faults   []string // enabled faults (default AllFaults, less redis for Cluster)
+	Log      func(format string, args ...any)
+}
+
+// AllFaults are the faults the schedule draws from.
+var AllFaults = []string{"latency", "timeout", "reset", "stall", "kill", "redis", "nats", "stop"}
+
+const (
+	grace   = time.Second
+	nodeTTL = 2 * time.Second
+)
+
+type run struct {
+	t         testing.TB
+	opt       runOpts
+	env       *Env
+	users     []*mUser
+	bridge    *mBridge
+	// readTokens: one reader per watched user, so the checker's polling
+	// stays within the HTTP API's per-principal rate limit.
+	readTokens map[string]string
+	nextLabel atomic.Int64
+	start     time.Time
+
+	mu      sync.Mutex
+	conns   []*Conn // every connection dialed, for the close-code check
+	history []string
+	nHist   int
+	faults  []string // faults injected so far
+}
+
+type runOpts struct {
+	Options
+	Grace time.Duration
+}
+
+func (r *run) track(c *Conn) {
+	r.mu.Lock()
+	r.conns = append(r.conns, c)
+	r.mu.Unlock()
+}
+
+// log appends one line to the history ring.
+func (r *run) log(format string, args ...any) {
+	line := fmt.Sprintf("%8.3fs ", time.Since(r.start).Seconds()) + fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	if len(r.history) < r.opt.History {
+		r.history = append(r.history, line)
+	} else {
+		r.history[r.nHist%r.opt.History] = line
+	}
+	r.nHist++
+	r.mu.Unlock()
+}
+
+func (r *run) logOp(u *mUser, format string, args ...any) {
+	r.log(u.name+": "+format, args...)
+}
+
+// lastOps returns the history ring oldest first.
+func (r *run) lastOps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.history) < r.opt.History {
+		return append([]string(nil), r.history...)
+	}
+	i := r.nHist % r.opt.History
+	return append(append([]string(nil), r.history[i:]...), r.history[:i]...)
+}
+
+// Run is one seeded checker run; it fails t with the seed, the last
+// operations and the diff when an invariant does not hold.
+func Run(t testing.TB, opt Options) {
+	if opt.Users == 0 {
+		opt.Users = 8
+	}
+	if opt.Round == 0 {
+		opt.Round = 8 * time.Second
+	}
+	if opt.Converge == 0 {
+		opt.Converge = 60 * time.Second
+	}
+	if opt.History == 0 {
+		opt.History = 80
+	}
+	if opt.Faults == nil {
+		for _, f := range AllFaults {
+			if !(opt.Cluster && f == "redis") {
+				opt.Faults = append(opt.Faults, f)
+			}
+		}
+	}
+	if opt.Log == nil {
+		opt.Log = t.Logf
+	}
+	env := NewEnv(t, EnvOptions{Nodes: 3, Cluster: opt.Cluster, Grace: grace, NodeTTL: nodeTTL, Prefix: "chaos"})
+	r := &run{t: t, opt: runOpts{Options: opt, Grace: grace}, env: env, start: time.Now()}
+	mint := func(sub string, roles ...string) string {
+		tok, err := loadtest.Token(Secret, "chaos", sub, roles, "", 6*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	r.readTokens = map[string]string{}
+	r.bridge = &mBridge{rng: rand.New(rand.NewPCG(opt.Seed, 0xb1)), token: mint(bridgeID, "bridge"), phones: map[string]*mPhone{}}
+	for i := range opt.Users {
+		name := fmt.Sprintf("u%d", i)
+		r.readTokens[name] = mint("reader-" + name)
+		r.users = append(r.users, &mUser{name: name, token: mint(name), rng: rand.New(rand.NewPCG(opt.Seed, uint64(i+1))), sessions: map[string]*mSession{}})
+		r.bridge.phones[name] = &mPhone{user: name, ext: fmt.Sprint(1000 + i), registered: true}
+	}
+	defer func() {
+		for _, c := range r.allConns() {
+			if !c.Closed() {
+				c.Close()
+			}
+		}
+	}()
+	if err := r.settleBridge(time.Now().Add(opt.Converge)); err != nil {
+		t.Fatalf("seed %d: %v", opt.Seed, err)
+	}
+	faultRng := rand.New(rand.NewPCG(opt.Seed, 0xfa))
+	for round := 1; ; round++ {
+		r.log("round %d: chaos for %v", round, opt.Round)
+		r.chaos(faultRng)
+		r.heal()
+		diff := r.converge(round)
+		if len(diff) > 0 {
+			t.Fatalf("chaos checker: seed %d, round %d: invariants broken (replay: make chaos SEED=%d DURATION=%v)\n\nfaults injected: %s\n\nlast %d operations:\n%s\n\ndiff:\n%s",
+				opt.Seed, round, opt.Seed, opt.Duration, strings.Join(r.faults, ", "), len(r.lastOps()), strings.Join(r.lastOps(), "\n"), strings.Join(diff, "\n"))
+		}
+		opt.Log("seed %d round %d: every invariant holds (%d connections dialed so far; %s; faults so far: %s)", opt.Seed, round, len(r.allConns()), r.summary(), strings.Join(r.faults, ", "))
+		if time.Duration(round)*opt.Round >= opt.Duration {
+			return
+		}
+	}
+}
+
+func (r *run) allConns() []*Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Conn(nil), r.conns...)
+}
+
+// chaos runs every worker and the fault schedule for one round.
+func (r *run) chaos(faultRng *rand.Rand) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.opt.Round)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, u := range r.users {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				r.step(ctx, u)
+				pause(ctx, time.Duration(20+u.rng.IntN(200))*time.Millisecond)
+			}
+			// Some users go home at the round's end, so every check sees
+			// users going offline too.
+			if u.rng.IntN(3) == 0 {
+				for _, c := range u.openConns() {
+					r.closeWindow(u, c)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			r.bridgeStep(ctx)
+			pause(ctx, time.Duration(50+r.bridge.rng.IntN(250))*time.Millisecond)
+		}
+	})
+	wg.Go(func() { r.faultSchedule(ctx, faultRng) })
+	wg.Wait()
+}
+
+// pause waits d or until ctx ends: the pacing of the random operations
+// (not a synchronisation).
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// heal removes every fault and waits until every node is ready.
+func (r *run) heal() {
+	r.env.HealProxies()
+	for _, n := range r.env.Nodes {
+		n.Cont()
+		if n.Pid() == 0 {
+			if err := n.Restart(); err != nil {
+				r.t.Fatalf("seed %d: restart node %s: %v", r.opt.Seed, n.ID, err)
+			}
+		}
+	}
+	for _, n := range r.env.Nodes {
+		r.env.WaitReady(n, r.opt.Converge)
+	}
+	r.log("healed: proxies clean, every node ready")
+}
