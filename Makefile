@@ -29,16 +29,18 @@ bench: build
 ## chaos: the model-based fault checker, longer (docs/chaos.md). SEED=… replays a run.
 SEED     ?= 1
 DURATION ?= 10m
+ROUND    ?= 15s
 chaos:
-	./scripts/ensure-services.sh
-	PGW_CHAOS_SEED=$(SEED) PGW_CHAOS_DURATION=$(DURATION) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./internal/chaos/
+	PGW_SKIP_BROWSER=1 ./scripts/ensure-services.sh
+	PGW_CHAOS_SEED=$(SEED) PGW_CHAOS_DURATION=$(DURATION) PGW_CHAOS_ROUND=$(ROUND) \
+	PGW_CHAOS_FAULTS=$(FAULTS) PGW_CHAOS_CLUSTER=$(CLUSTER) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./internal/chaos/
 
 ## soak: 30 minutes of churn over 10 000 connections; figures to docs/soak/ (docs/chaos.md).
 SOAK_DURATION ?= 30m
 SOAK_CONNS    ?= 10000
 SOAK_OUT      ?= $(CURDIR)/docs/soak
 soak:
-	./scripts/ensure-services.sh
+	PGW_SKIP_BROWSER=1 ./scripts/ensure-services.sh
 	PGW_SOAK_DURATION=$(SOAK_DURATION) PGW_SOAK_CONNS=$(SOAK_CONNS) PGW_SOAK_SEED=$(SEED) PGW_SOAK_OUT=$(SOAK_OUT) \
 		$(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./internal/chaos/
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +98,31 @@ func (r *run) lastOps() []string {
 // Run is one seeded checker run; it fails t with the seed, the last
 // operations and the diff when an invariant does not hold.
 func Run(t testing.TB, opt Options) {
+	r := newRun(t, opt)
+	opt = r.opt.Options
+	defer r.closeAll()
+	if err := r.settleBridge(time.Now().Add(opt.Converge)); err != nil {
+		t.Fatalf("seed %d: %v", opt.Seed, err)
+	}
+	faultRng := rand.New(rand.NewPCG(opt.Seed, 0xfa))
+	for round := 1; ; round++ {
+		r.log("round %d: chaos for %v", round, opt.Round)
+		r.chaos(faultRng)
+		r.heal()
+		diff := r.converge(round)
+		if len(diff) > 0 {
+			t.Fatalf("chaos checker: seed %d, round %d: invariants broken\nreplay: %s\n\nfaults injected: %s\n\nlast %d operations:\n%s\n\ndiff:\n%s",
+				opt.Seed, round, r.replay(), strings.Join(r.faults, ", "), len(r.lastOps()), strings.Join(r.lastOps(), "\n"), strings.Join(diff, "\n"))
+		}
+		opt.Log("seed %d round %d: every invariant holds (%d connections dialed so far; %s; faults so far: %s)", opt.Seed, round, len(r.allConns()), r.summary(), strings.Join(r.faults, ", "))
+		if time.Duration(round)*opt.Round >= opt.Duration {
+			return
+		}
+	}
+}
+
+// newRun starts the servers and builds the model of opt's users.
+func newRun(t testing.TB, opt Options) *run {
 	if opt.Users == 0 {
 		opt.Users = 8
 	}
@@ -110,11 +136,7 @@ func Run(t testing.TB, opt Options) {
 		opt.History = 80
 	}
 	if opt.Faults == nil {
-		for _, f := range AllFaults {
-			if !(opt.Cluster && f == "redis") {
-				opt.Faults = append(opt.Faults, f)
-			}
-		}
+		opt.Faults = defaultFaults(opt.Cluster)
 	}
 	if opt.Log == nil {
 		opt.Log = t.Logf
@@ -136,29 +158,14 @@ func Run(t testing.TB, opt Options) {
 		r.users = append(r.users, &mUser{name: name, token: mint(name), rng: rand.New(rand.NewPCG(opt.Seed, uint64(i+1))), sessions: map[string]*mSession{}})
 		r.bridge.phones[name] = &mPhone{user: name, ext: fmt.Sprint(1000 + i), registered: true}
 	}
-	defer func() {
-		for _, c := range r.allConns() {
-			if !c.Closed() {
-				c.Close()
-			}
-		}
-	}()
-	if err := r.settleBridge(time.Now().Add(opt.Converge)); err != nil {
-		t.Fatalf("seed %d: %v", opt.Seed, err)
-	}
-	faultRng := rand.New(rand.NewPCG(opt.Seed, 0xfa))
-	for round := 1; ; round++ {
-		r.log("round %d: chaos for %v", round, opt.Round)
-		r.chaos(faultRng)
-		r.heal()
-		diff := r.converge(round)
-		if len(diff) > 0 {
-			t.Fatalf("chaos checker: seed %d, round %d: invariants broken (replay: make chaos SEED=%d DURATION=%v)\n\nfaults injected: %s\n\nlast %d operations:\n%s\n\ndiff:\n%s",
-				opt.Seed, round, opt.Seed, opt.Duration, strings.Join(r.faults, ", "), len(r.lastOps()), strings.Join(r.lastOps(), "\n"), strings.Join(diff, "\n"))
-		}
-		opt.Log("seed %d round %d: every invariant holds (%d connections dialed so far; %s; faults so far: %s)", opt.Seed, round, len(r.allConns()), r.summary(), strings.Join(r.faults, ", "))
-		if time.Duration(round)*opt.Round >= opt.Duration {
-			return
+	return r
+}
+
+// closeAll closes every connection still open.
+func (r *run) closeAll() {
+	for _, c := range r.allConns() {
+		if !c.Closed() {
+			c.Close()
 		}
 	}
 }
@@ -225,4 +232,28 @@ func (r *run) heal() {
 		r.env.WaitReady(n, r.opt.Converge)
 	}
 	r.log("healed: proxies clean, every node ready")
+}
+
+// replay is the command that runs the same schedule again.
+func (r *run) replay() string {
+	o := r.opt
+	cmd := fmt.Sprintf("make chaos SEED=%d DURATION=%v ROUND=%v", o.Seed, o.Duration, o.Round)
+	if !slices.Equal(o.Faults, defaultFaults(o.Cluster)) {
+		cmd += " FAULTS=" + strings.Join(o.Faults, ",")
+	}
+	if o.Cluster {
+		cmd += " CLUSTER=1"
+	}
+	return cmd
+}
+
+// defaultFaults are every fault, less the Redis restart on a cluster.
+func defaultFaults(cluster bool) []string {
+	var fs []string
+	for _, f := range AllFaults {
+		if !(cluster && f == "redis") {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
