@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -32,6 +33,8 @@ type EnvOptions struct {
 	Grace   time.Duration
 	NodeTTL time.Duration
 	Prefix  string
+	// LogLevel of the nodes (default warn); their logs end a failed test.
+	LogLevel string
 	// Extra gateway flags (e.g. soak limits).
 	Args []string
 }
@@ -101,7 +104,7 @@ func NewEnv(t testing.TB, opt EnvOptions) *Env {
 		n.args = append([]string{"--addr", n.Addr, "--redis-url", redisURL,
 			"--nats-url", "nats://" + n.NATSProxy.Listen, "--node-id", n.ID, "--jwt-secret", Secret,
 			"--grace", opt.Grace.String(), "--node-ttl", opt.NodeTTL.String(), "--prefix", opt.Prefix,
-			"--log-level", "warn"}, opt.Args...)
+			"--log-level", cmp.Or(opt.LogLevel, "warn")}, opt.Args...)
 		e.Nodes = append(e.Nodes, n)
 		if err := n.start(); err != nil {
 			t.Fatal(err)

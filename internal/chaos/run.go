@@ -141,7 +141,7 @@ func newRun(t testing.TB, opt Options) *run {
 	if opt.Log == nil {
 		opt.Log = t.Logf
 	}
-	env := NewEnv(t, EnvOptions{Nodes: 3, Cluster: opt.Cluster, Grace: grace, NodeTTL: nodeTTL, Prefix: "chaos"})
+	env := NewEnv(t, EnvOptions{Nodes: 3, Cluster: opt.Cluster, Grace: grace, NodeTTL: nodeTTL, Prefix: "chaos", LogLevel: "info"})
 	r := &run{t: t, opt: runOpts{Options: opt, Grace: grace}, env: env, start: time.Now()}
 	mint := func(sub string, roles ...string) string {
 		tok, err := loadtest.Token(Secret, "chaos", sub, roles, "", 6*time.Hour)
