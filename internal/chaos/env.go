@@ -113,8 +113,12 @@ func NewEnv(t testing.TB, opt EnvOptions) *Env {
 			n.Kill()
 			if t.Failed() {
 				b, _ := os.ReadFile(n.logf)
-				if len(b) > 8000 {
-					b = b[len(b)-8000:]
+				keep := filepath.Join(os.TempDir(), fmt.Sprintf("pgw-chaos-%d-%s.log", time.Now().Unix(), n.ID))
+				if os.WriteFile(keep, b, 0o644) == nil {
+					t.Logf("the whole log of node %s: %s", n.ID, keep)
+				}
+				if len(b) > 6000 {
+					b = b[len(b)-6000:]
 				}
 				t.Logf("end of the log of node %s:\n%s", n.ID, b)
 			}
