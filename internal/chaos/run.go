@@ -38,16 +38,16 @@ const (
 )
 
 type run struct {
-	t         testing.TB
-	opt       runOpts
-	env       *Env
-	users     []*mUser
-	bridge    *mBridge
+	t      testing.TB
+	opt    runOpts
+	env    *Env
+	users  []*mUser
+	bridge *mBridge
 	// readTokens: one reader per watched user, so the checker's polling
 	// stays within the HTTP API's per-principal rate limit.
 	readTokens map[string]string
-	nextLabel atomic.Int64
-	start     time.Time
+	nextLabel  atomic.Int64
+	start      time.Time
 
 	mu      sync.Mutex
 	conns   []*Conn // every connection dialed, for the close-code check
