@@ -31,6 +31,10 @@ type Redis struct {
 	// whose heartbeat key vanished although it beat before lost its state
 	// (Redis restarted empty) and is told to re-assert its connections.
 	beaten map[string]bool
+
+	// afterReapMark, when set (tests only), runs between marking a dead
+	// node reaped and removing its connections.
+	afterReapMark func(node string)
 }
 
 var _ Store = (*Redis)(nil)

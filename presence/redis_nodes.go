@@ -157,10 +157,21 @@ func (r *Redis) ReapDeadNodes(ctx context.Context, now time.Time) ([]Ended, erro
 		if err := r.rdb.Set(ctx, r.keys.reaped(node), now.UnixMicro(), reapedMarkerTTL).Err(); err != nil {
 			return out, r.fail("reap", err)
 		}
+		if r.afterReapMark != nil {
+			r.afterReapMark(node)
+		}
 		ended, err := r.removeNodeConns(ctx, node, now)
 		out = append(out, ended...)
 		if err != nil {
 			return out, err
+		}
+		// The node may have come back while its connections were removed:
+		// its heartbeat then consumed the mark and re-asserted connections
+		// that the loop above removed again. Mark it once more, so its next
+		// heartbeat re-asserts what it really holds (a dead node never
+		// reads the mark; it expires).
+		if err := r.rdb.Set(ctx, r.keys.reaped(node), now.UnixMicro(), reapedMarkerTTL).Err(); err != nil {
+			return out, r.fail("reap", err)
 		}
 	}
 	return out, nil
