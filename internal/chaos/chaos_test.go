@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pgw/pgw/internal/testenv"
 )
 
 // TestChaos is the model-based fault checker. By default (make test) it
@@ -18,22 +16,22 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the chaos checker starts three gateway processes")
 	}
-	if s := testenv.Getenv("PGW_CHAOS_SEED", ""); s != "" {
+	if s := getenv("PGW_CHAOS_SEED", ""); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("PGW_CHAOS_SEED=%q: %v", s, err)
 		}
-		d, err := time.ParseDuration(testenv.Getenv("PGW_CHAOS_DURATION", "10m"))
+		d, err := time.ParseDuration(getenv("PGW_CHAOS_DURATION", "10m"))
 		if err != nil {
 			t.Fatalf("PGW_CHAOS_DURATION: %v", err)
 		}
-		cluster := testenv.Getenv("PGW_CHAOS_CLUSTER", "") != ""
-		round, err := time.ParseDuration(testenv.Getenv("PGW_CHAOS_ROUND", "15s"))
+		cluster := getenv("PGW_CHAOS_CLUSTER", "") != ""
+		round, err := time.ParseDuration(getenv("PGW_CHAOS_ROUND", "15s"))
 		if err != nil {
 			t.Fatalf("PGW_CHAOS_ROUND: %v", err)
 		}
 		var faults []string
-		if f := testenv.Getenv("PGW_CHAOS_FAULTS", ""); f != "" {
+		if f := getenv("PGW_CHAOS_FAULTS", ""); f != "" {
 			faults = strings.Split(f, ",")
 		}
 		Run(t, Options{Seed: seed, Duration: d, Round: round, Cluster: cluster, Faults: faults})
