@@ -37,11 +37,13 @@ func TestChaos(t *testing.T) {
 		Run(t, Options{Seed: seed, Duration: d, Round: round, Cluster: cluster, Faults: faults})
 		return
 	}
+	BuildGateway(t) // once, before the parallel runs
 	for _, c := range []struct {
 		seed    uint64
 		cluster bool
 	}{{1, false}, {2, false}, {3, true}} {
 		t.Run(fmt.Sprintf("seed%d", c.seed), func(t *testing.T) {
+			t.Parallel()
 			Run(t, Options{Seed: c.seed, Duration: 6 * time.Second, Round: 6 * time.Second, Cluster: c.cluster})
 		})
 	}

@@ -162,20 +162,47 @@ func (e *Env) HealProxies() {
 	}
 }
 
-// BuildGateway builds cmd/gateway once into a temporary directory.
+// BuildGateway builds cmd/gateway once per test process into a temporary
+// directory (RemoveBuilt deletes it); later calls reuse the binary.
 func BuildGateway(t testing.TB) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	built.once.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		dir, err := os.MkdirTemp("", "pgw-chaos-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir = dir
+		bin := filepath.Join(dir, "gateway")
+		cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/gateway")
+		cmd.Dir = "../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build ./cmd/gateway: %v\n%s", err, out)
+			return
+		}
+		built.bin = bin
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	bin := filepath.Join(t.TempDir(), "gateway")
-	cmd := exec.Command(goBin, "build", "-o", bin, "./cmd/gateway")
-	cmd.Dir = "../.."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/gateway: %v\n%s", err, out)
+	return built.bin
+}
+
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// RemoveBuilt deletes the binary BuildGateway made (TestMain calls it).
+func RemoveBuilt() {
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
 	}
-	return bin
 }
 
 func (n *Node) start() error {
