@@ -44,6 +44,7 @@ type Node struct {
 	tenantRedis redis.UniversalClient
 	pending     pendingDrops
 	manual      manualStatuses
+	recent      recentPublishes // republished after a NATS reconnect
 	bus         *bus.Bus
 	auth        *auth.Verifier
 	hub         *hub
@@ -339,6 +340,7 @@ func (n *Node) publish(ch presence.Change) {
 	if n.hub.userConnCount(p.Tenant, p.User) > 0 {
 		n.manual.observe(p)
 	}
+	n.recent.note(userKey{p.Tenant, p.User}, time.Now())
 	if err := n.bus.PublishPresence(p.Tenant, p.User, p.Version, mustJSON(p)); err != nil {
 		n.log.Warn("publish presence failed", "tenant", p.Tenant, "user", p.User, "err", err)
 		return
@@ -397,6 +399,7 @@ func (n *Node) resync() {
 	users, tenants := n.hub.watched()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	n.republish(ctx)
 	deliver := func(ps []presence.Presence) {
 		for _, p := range ps {
 			if p.Version == 0 {
