@@ -9,6 +9,7 @@ import (
 
 // startLoops starts the node's background work; Shutdown stops it.
 func (n *Node) startLoops() {
+	n.lastBeat = time.Now() // New's first heartbeat
 	n.loop("sweeper", time.Second, n.sweep)
 	n.loop("heartbeat", n.cfg.NodeTTL/4, n.heartbeat)
 	// Reaping checks more often than heartbeats go, so a dead node is found
@@ -92,8 +93,18 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 		n.log.Warn("heartbeat failed", "err", err)
 		return
 	}
-	if !alive {
+	// A heartbeat that failed here may still have run in the store (its
+	// reply lost on a slow link) and consumed the reaped mark: after no
+	// heartbeat got through for NodeTTL, the others may have reaped this
+	// node without it ever hearing so. Re-assert then too (it is idempotent).
+	lapsed := now.Sub(n.lastBeat) >= n.cfg.NodeTTL
+	n.lastBeat = now
+	switch {
+	case !alive:
 		n.log.Warn("this node was declared dead: re-asserting its connections")
+		n.reassert(ctx)
+	case lapsed:
+		n.log.Warn("no heartbeat got through for PGW_NODE_TTL: re-asserting its connections in case it was declared dead")
 		n.reassert(ctx)
 	}
 	n.retryDrops(ctx, now)

@@ -45,12 +45,14 @@ type Node struct {
 	pending     pendingDrops
 	manual      manualStatuses
 	recent      recentPublishes // republished after a NATS reconnect
-	bus         *bus.Bus
-	auth        *auth.Verifier
-	hub         *hub
-	metrics     *metrics
-	up          websocket.Upgrader
-	origins     origin.Policy
+	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
+	lastBeat time.Time
+	bus      *bus.Bus
+	auth     *auth.Verifier
+	hub      *hub
+	metrics  *metrics
+	up       websocket.Upgrader
+	origins  origin.Policy
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter

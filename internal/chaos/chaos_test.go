@@ -34,7 +34,8 @@ func TestChaos(t *testing.T) {
 		if f := getenv("PGW_CHAOS_FAULTS", ""); f != "" {
 			faults = strings.Split(f, ",")
 		}
-		Run(t, Options{Seed: seed, Duration: d, Round: round, Cluster: cluster, Faults: faults})
+		history, _ := strconv.Atoi(getenv("PGW_CHAOS_HISTORY", "80"))
+		Run(t, Options{Seed: seed, Duration: d, Round: round, Cluster: cluster, Faults: faults, History: history})
 		return
 	}
 	BuildGateway(t) // once, before the parallel runs
