@@ -57,7 +57,7 @@ func (a *api) iptEvents(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	if err := a.n.checkBridge(cl.Tenant, bridge); err != nil {
+	if err := a.n.mayReport(cl, bridge); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -184,7 +184,7 @@ func (a *api) iptSync(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	if err := a.n.checkBridge(cl.Tenant, m.Bridge); err != nil {
+	if err := a.n.mayReport(cl, m.Bridge); err != nil {
 		return err
 	}
 	now := time.Now()

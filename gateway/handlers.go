@@ -74,6 +74,11 @@ func (c *conn) handle(data []byte) bool {
 		return c.logout(ctx, f)
 	case typeRefresh:
 		res, err = c.refresh(f)
+		if errors.Is(err, errRoleLost) {
+			c.reply(f.ID, err)
+			c.closeWith(problem.CloseForbidden, problem.Forbidden, true)
+			return false
+		}
 	case typeIPTSync, typeIPTEvent:
 		res, err = c.ipt(ctx, f)
 	default:
@@ -427,6 +432,9 @@ func (c *conn) logout(ctx context.Context, f *frame) bool {
 	return false
 }
 
+// errRoleLost marks a refresh whose token lacks the connection's role.
+var errRoleLost = errors.New("refresh token lacks the connection's role")
+
 func (c *conn) refresh(f *frame) (any, error) {
 	if f.Token == "" {
 		return nil, problem.Field("token", "is required")
@@ -441,7 +449,16 @@ func (c *conn) refresh(f *frame) (any, error) {
 	if cl.Session != "" && cl.Session != c.session {
 		return nil, problem.New(problem.Forbidden, "token: its sid binds it to another session")
 	}
+	if cl.HasRole(auth.RoleBridge) != c.bridge {
+		// The connection works as a bridge or as a person, chosen at
+		// hello by the token's roles; a token that would choose the other
+		// no longer allows what this connection does.
+		return nil, problem.Wrap(errRoleLost, problem.Forbidden, "token: it does not carry the role this connection works as (bridge: %v); the connection is closed", c.bridge)
+	}
+	// Everything else of the new token applies at once, a downgrade
+	// included: roles (admin), the bridges claim, the expiry.
 	c.mu.Lock()
+	c.admin = cl.HasRole(auth.RoleAdmin)
 	c.claims = cl
 	c.expiringSent = false
 	c.mu.Unlock()

@@ -6,9 +6,20 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/problem"
 )
+
+// mayReport is the one rule for the bridge ids a token may report, over
+// WebSocket and HTTP: its sub or its bridges claim (auth.Claims.ReportsFor),
+// then the tenant policy's bridges (checkBridge, contract §9).
+func (n *Node) mayReport(cl auth.Claims, bridge string) error {
+	if !cl.ReportsFor(bridge) {
+		return problem.New(problem.Forbidden, "bridge %s: this token reports only for bridge %s (its sub) or those of its bridges claim", quote(bridge), quote(cl.Subject))
+	}
+	return n.checkBridge(cl.Tenant, bridge)
+}
 
 // ipt handles ipt.sync and ipt.event frames (bridge connections only).
 func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
@@ -16,6 +27,9 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 		return nil, problem.New(problem.Forbidden, "%s needs a token with role bridge", f.Type)
 	}
 	n := c.n
+	c.mu.Lock()
+	claims := c.claims // the current token: a refresh applies at once
+	c.mu.Unlock()
 	if f.Type == typeIPTSync {
 		var m ipt.Sync
 		if err := decodeInto(f.raw, &m); err != nil {
@@ -24,7 +38,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 		if err := m.Validate(); err != nil {
 			return nil, err
 		}
-		if err := n.checkBridge(c.tenant, m.Bridge); err != nil {
+		if err := n.mayReport(claims, m.Bridge); err != nil {
 			return nil, err
 		}
 		res, err := n.ipt.Sync(ctx, c.tenant, c.session, m, time.Now())
@@ -43,7 +57,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	if err := n.checkBridge(c.tenant, e.Bridge); err != nil {
+	if err := n.mayReport(claims, e.Bridge); err != nil {
 		return nil, err
 	}
 	res, err := n.ipt.Event(ctx, c.tenant, c.session, e, time.Now())

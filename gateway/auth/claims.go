@@ -28,8 +28,18 @@ type Claims struct {
 	Tenant   string    // tenant: the tenant id
 	Roles    []string  // roles; ["user"] when the token has none
 	Session  string    // sid: binds the token to one session; "" when absent
+	// Bridges (claim bridges) lists bridge ids a bridge token may report
+	// besides its sub (a gateway process serving several PBXs).
+	Bridges []string
 	Expires  time.Time // exp (required)
 	IssuedAt time.Time // iat; zero when absent
+}
+
+// ReportsFor reports whether a bridge token may report for bridge id: its
+// sub, or one listed in its bridges claim (contract §3.1; the tenant
+// policy of §9 may narrow this further).
+func (c Claims) ReportsFor(bridge string) bool {
+	return bridge == c.Subject || slices.Contains(c.Bridges, bridge)
 }
 
 // HasRole reports whether the claims carry role.
@@ -216,6 +226,7 @@ type tokenClaims struct {
 	Sid    stringClaim `json:"sid"`
 	Iss    stringClaim `json:"iss"`
 	Roles  rolesClaim  `json:"roles"`
+	Bridge rolesClaim  `json:"bridges"`
 	Aud    audClaim    `json:"aud"`
 	Exp    timeClaim   `json:"exp"`
 	Nbf    timeClaim   `json:"nbf"`
@@ -300,6 +311,14 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 			return Claims{}, problem.New(problem.TokenClaims, "claim roles has unknown role %q (allowed: user, bridge, admin, operator)", problem.Excerpt(r, 32))
 		}
 	}
+	if c.Bridge.state == claimBadType {
+		return Claims{}, claimTypeProblem("bridges", "an array of strings")
+	}
+	for _, b := range c.Bridge.v {
+		if !presence.ValidID(b) {
+			return Claims{}, problem.New(problem.TokenClaims, "claim bridges has %q, not a valid id (%s)", problem.Excerpt(b, 32), idPatternText)
+		}
+	}
 	roles := c.Roles.v
 	if len(roles) == 0 {
 		roles = []string{RoleUser}
@@ -309,6 +328,7 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 		Tenant:  c.Tenant.v,
 		Roles:   roles,
 		Session: c.Sid.v,
+		Bridges: c.Bridge.v,
 		Expires: c.Exp.v.Time,
 	}
 	if c.Iat.state == claimPresent {
