@@ -24,13 +24,13 @@ const (
 
 // Claims is what a verified token says about its holder.
 type Claims struct {
-	Subject  string    // sub: the user id
-	Tenant   string    // tenant: the tenant id
-	Roles    []string  // roles; ["user"] when the token has none
-	Session  string    // sid: binds the token to one session; "" when absent
+	Subject string   // sub: the user id
+	Tenant  string   // tenant: the tenant id
+	Roles   []string // roles; ["user"] when the token has none
+	Session string   // sid: binds the token to one session; "" when absent
 	// Bridges (claim bridges) lists bridge ids a bridge token may report
 	// besides its sub (a gateway process serving several PBXs).
-	Bridges []string
+	Bridges  []string
 	Expires  time.Time // exp (required)
 	IssuedAt time.Time // iat; zero when absent
 }
