@@ -49,7 +49,7 @@ func TestDecodeFrameTable(t *testing.T) {
 		{`{"type":"idle","idle":"yes","id":5}`, "invalid_argument", "idle", true},
 		{`{"type":"subscribe","users":"u1","id":"x"}`, "invalid_argument", "users", true},
 		{`{"type":1,"id":5}`, "malformed_frame", "", true},
-		{`{"id":5}`, "invalid_argument", "type", true},
+		{`{"id":5}`, "malformed_frame", "", true},
 		{`{"type":"idle","id":{"a":1}}`, "invalid_argument", "id", false},
 		{`{"type":"idle","id":true}`, "invalid_argument", "id", false},
 		{`[1,2]`, "malformed_frame", "", false},
