@@ -10,7 +10,9 @@ go vet ./...
 echo "test: go test -race ./..."
 go test -race -count=1 -timeout 25m ./...
 if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
-  for s in sdk/typescript/scripts/test.sh board/e2e/test.sh; do
+  # test-docs.sh: the README's set-up and tour and the SDK README's quick
+  # start, run as written against fresh nodes on free ports.
+  for s in sdk/typescript/scripts/test.sh board/e2e/test.sh scripts/test-docs.sh; do
     if [ -x "$s" ]; then
       echo "test: $s"
       "$s"
