@@ -89,7 +89,7 @@ func (a *api) setStatus(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	var body statusBody
 	derr := decodeBody(data, &body)
-	st, note, verr := checkStatus(body.Status, body.Note)
+	st, note, verr := checkStatus(body.Status, body.Note, a.n.policy(cl.Tenant))
 	if err := mergeFields(derr, verr); err != nil {
 		return err
 	}

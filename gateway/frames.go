@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/tenant"
 	"github.com/pgw/pgw/problem"
 )
 
@@ -201,6 +202,9 @@ type welcomeFrame struct {
 	Expires   int64             `json:"expires"`
 	Presence  presence.Presence `json:"presence"`
 	Watch     bool              `json:"watch,omitempty"` // a watch-only connection (watch.go)
+	// Statuses are the tenant's custom statuses (§9), so a client can show
+	// the label of a PRESENCE's custom name; absent when it has none.
+	Statuses []tenant.Status `json:"statuses,omitempty"`
 }
 
 type presenceListFrame struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/tenant"
 )
 
 // opTimeout bounds the store and bus work of one frame.
@@ -41,7 +42,7 @@ func (c *conn) handle(data []byte) bool {
 		if p.Code == problem.InvalidArgument {
 			// One entry per bad field: add what the frame's own checks
 			// find in the members that did decode. Nothing is applied.
-			c.reply(f.ID, mergeFields(p, checkFrame(f, n.cfg.MaxBatch)))
+			c.reply(f.ID, mergeFields(p, checkFrame(f, n.cfg.MaxBatch, n.policy(c.tenant))))
 			return true
 		}
 		c.reply(f.ID, p)
@@ -97,10 +98,10 @@ func (c *conn) handle(data []byte) bool {
 // checkFrame runs the field checks of a frame type without applying it,
 // so a frame with members of the wrong type still gets one problem entry
 // per bad field.
-func checkFrame(f *frame, maxBatch int) error {
+func checkFrame(f *frame, maxBatch int, pol *tenant.Policy) error {
 	switch f.Type {
 	case typeStatus:
-		_, _, err := checkStatus(f.Status, f.Note)
+		_, _, err := checkStatus(f.Status, f.Note, pol)
 		return err
 	case typeIdle:
 		if f.Idle == nil {
@@ -270,7 +271,7 @@ func (c *conn) hello(f *frame) bool {
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
-		Expires: claims.Expires.Unix(), Presence: ch.Presence}))
+		Expires: claims.Expires.Unix(), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
 	return true
 }
@@ -292,7 +293,7 @@ func (c *conn) status(ctx context.Context, f *frame) (any, error) {
 	if err := c.present(typeStatus); err != nil {
 		return nil, err
 	}
-	st, note, err := checkStatus(f.Status, f.Note)
+	st, note, err := checkStatus(f.Status, f.Note, c.n.policy(c.tenant))
 	if err != nil {
 		return nil, err
 	}
@@ -305,17 +306,30 @@ func (c *conn) status(ctx context.Context, f *frame) (any, error) {
 	}{ch.Presence}, nil
 }
 
-// checkStatus validates the status and note fields (frame and HTTP).
-func checkStatus(status, note *string) (presence.Status, string, error) {
+// checkStatus validates the status and note fields (frame and HTTP): one
+// of the built-in manual statuses, or a custom status of the tenant's
+// policy (§9), given as its manual Status (presence.WithCustom).
+func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, string, error) {
 	var errs []problem.FieldError
 	var st presence.Status
+	choices := "online, away, busy, dnd"
+	if pol != nil {
+		for _, cs := range pol.Statuses {
+			choices += ", " + cs.Name
+		}
+	}
 	switch {
 	case status == nil:
-		errs = append(errs, problem.FieldError{Field: "status", Reason: "is required: one of online, away, busy, dnd"})
-	case !presence.ValidManual(presence.Status(*status)):
-		errs = append(errs, problem.FieldError{Field: "status", Reason: "must be one of online, away, busy, dnd, got " + quote(*status)})
-	default:
+		errs = append(errs, problem.FieldError{Field: "status", Reason: "is required: one of " + choices})
+	case presence.ValidManual(presence.Status(*status)):
 		st = presence.Status(*status)
+	default:
+		cs, ok := pol.FindStatus(*status)
+		if !ok {
+			errs = append(errs, problem.FieldError{Field: "status", Reason: "must be one of " + choices + ", got " + quote(*status)})
+			break
+		}
+		st = presence.WithCustom(presence.Status(cs.Base), cs.Name)
 	}
 	n := ""
 	if note != nil {

@@ -209,7 +209,7 @@ func (s *manualStatuses) observe(p presence.Presence) {
 	}
 	m := manualStatus{version: p.Version}
 	if p.Manual {
-		m.status, m.note = p.Status, p.Note
+		m.status, m.note = presence.WithCustom(p.Status, p.Custom), p.Note
 	}
 	s.m[k] = m
 }

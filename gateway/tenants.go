@@ -187,6 +187,14 @@ func (n *Node) checkBridge(name, bridge string) error {
 	return nil
 }
 
+// customStatuses are the tenant's custom statuses, for welcome.
+func (n *Node) customStatuses(name string) []tenant.Status {
+	if p := n.policy(name); p != nil {
+		return p.Statuses
+	}
+	return nil
+}
+
 // setLimits gives a connection being welcomed its tenant's frame rate
 // and subscription limit.
 func (c *conn) setLimits() {

@@ -336,3 +336,57 @@ func TestTenantBridges(t *testing.T) {
 		t.Fatalf("listed bridge frame: %v", r)
 	}
 }
+
+// A custom status across nodes: PRESENCE status is its base and custom its
+// name; an unknown name lists the tenant's choices.
+func TestTenantCustomStatusAcrossNodes(t *testing.T) {
+	tc := startCluster(t, 2, nil)
+	c := newAPIClient(t, tc.nodes[0])
+	putPolicy(t, c, operatorToken(t), "acme", `{"statuses":[{"name":"lunch","base":"away","label":"At lunch"},{"name":"field_work","base":"busy","label":"Field work"}]}`)
+	testenv.WaitFor(t, 5*time.Second, func() error {
+		if tc.nodes[1].policy("acme") == nil {
+			return fmt.Errorf("node 2 has no policy yet")
+		}
+		return nil
+	})
+	watcher, welcome := connectUser(t, tc.nodes[1], "w", "acme", "sw", "main")
+	if st, _ := welcome["statuses"].([]any); len(st) != 2 {
+		t.Fatalf("welcome without the tenant's statuses: %v", welcome)
+	}
+	watcher.request(map[string]any{"type": "subscribe", "users": []string{"a1"}})
+	a, _ := connectUser(t, tc.nodes[0], "a1", "acme", "sa1", "main")
+	r := a.request(map[string]any{"type": "status", "status": "lunch", "note": "back at 2"})
+	p, _ := r["presence"].(map[string]any)
+	if r["type"] != "ok" || p["status"] != "away" || p["custom"] != "lunch" || p["manual"] != true {
+		t.Fatalf("status lunch: %v", r)
+	}
+	watcher.waitFrame(0, 5*time.Second, func(f map[string]any) bool {
+		return f["type"] == "presence" && f["user"] == "a1" && f["status"] == "away" && f["custom"] == "lunch" && f["note"] == "back at 2"
+	})
+	r = a.request(map[string]any{"type": "status", "status": "nap"})
+	if problemCode(r) != "invalid_argument" || !strings.Contains(fmt.Sprint(r["error"]), "online, away, busy, dnd, lunch, field_work") {
+		t.Fatalf("unknown custom status: %v", r)
+	}
+	// Over HTTP, and back to a built-in status (custom absent again).
+	h := c.do(apiReq{method: "PUT", path: "/v1/presence/a1/status", token: token(t, "a1", "acme"), body: `{"status":"field_work"}`})
+	if h.status != 200 || h.json["status"] != "busy" || h.json["custom"] != "field_work" {
+		t.Fatalf("HTTP custom status: %d %s", h.status, h.raw)
+	}
+	wantAPIProblem(t, c.do(apiReq{method: "PUT", path: "/v1/presence/a1/status", token: token(t, "g1", "globex", auth.RoleAdmin), body: `{"status":"lunch"}`}), 400, "invalid_argument", []string{"status"})
+	a.request(map[string]any{"type": "status", "status": "dnd"})
+	f, _ := watcher.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["user"] == "a1" && f["status"] == "dnd" })
+	if _, has := f["custom"]; has {
+		t.Fatalf("custom left on a built-in status: %v", f)
+	}
+}
+
+// The in-process store keeps custom statuses the same way.
+func TestTenantCustomStatusEmbedded(t *testing.T) {
+	tn := startNode(t, nil)
+	putPolicy(t, newAPIClient(t, tn), operatorToken(t), "acme", `{"statuses":[{"name":"lunch","base":"away","label":"At lunch"}]}`)
+	a, _ := connectUser(t, tn, "a1", "acme", "sa1", "main")
+	r := a.request(map[string]any{"type": "status", "status": "lunch"})
+	if p, _ := r["presence"].(map[string]any); p["status"] != "away" || p["custom"] != "lunch" {
+		t.Fatalf("status lunch: %v", r)
+	}
+}

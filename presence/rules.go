@@ -53,7 +53,8 @@ func Aggregate(tenant, user string, st *UserState) Presence {
 	case p.Sessions == 0:
 		p.Status = Offline
 	case st.Manual != "":
-		p.Status, p.Manual, p.Note = st.Manual, true, st.Note
+		base, custom := st.Manual.Split()
+		p.Status, p.Custom, p.Manual, p.Note = base, custom, true, st.Note
 	case allIdle:
 		p.Status = Away
 	default:

@@ -2,6 +2,7 @@ package presence
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,27 @@ func ValidManual(s Status) bool {
 		return true
 	}
 	return false
+}
+
+// A custom status of a tenant (contract §9) travels inside a manual
+// Status as "base|name": the stores keep it as one value, and Aggregate
+// splits it into PRESENCE status (the base, which clients that know only
+// the built-in statuses show) and custom (the name). Names follow the id
+// rule, so they never contain '|'.
+
+// WithCustom is the manual Status of custom status name over base ("" name:
+// base alone).
+func WithCustom(base Status, name string) Status {
+	if name == "" {
+		return base
+	}
+	return base + "|" + Status(name)
+}
+
+// Split returns a manual Status's base and custom name ("" when none).
+func (s Status) Split() (base Status, custom string) {
+	b, c, _ := strings.Cut(string(s), "|")
+	return Status(b), c
 }
 
 // MaxNoteLen is the longest note, in characters, a status may carry.
@@ -104,6 +126,7 @@ type Presence struct {
 	Tenant   string   `json:"tenant"`
 	User     string   `json:"user"`
 	Status   Status   `json:"status"`
+	Custom   string   `json:"custom,omitempty"` // a custom status of the tenant (§9); Status is its base
 	Note     string   `json:"note,omitempty"`
 	Manual   bool     `json:"manual"`
 	Sessions int      `json:"sessions"`
@@ -116,7 +139,7 @@ type Presence struct {
 // SameState reports whether p and q describe the same state, ignoring Version
 // and Since: a push is only made when this is false (§3.2).
 func (p Presence) SameState(q Presence) bool {
-	if p.Tenant != q.Tenant || p.User != q.User || p.Status != q.Status ||
+	if p.Tenant != q.Tenant || p.User != q.User || p.Status != q.Status || p.Custom != q.Custom ||
 		p.Note != q.Note || p.Manual != q.Manual || p.Sessions != q.Sessions ||
 		len(p.Devices) != len(q.Devices) || !p.Phone.Equal(q.Phone) {
 		return false

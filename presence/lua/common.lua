@@ -153,11 +153,13 @@ local function aggregate(u)
   if n == 0 then
     u.m, u.n = '', ''
   end
-  local a = {status = 'online', manual = false, note = '', sessions = n, devices = devs}
+  local a = {status = 'online', custom = '', manual = false, note = '', sessions = n, devices = devs}
   if n == 0 then
     a.status = 'offline'
   elseif u.m ~= '' then
-    a.status, a.manual, a.note = u.m, true, u.n
+    -- A custom status (contract §9) is stored as "base|name" (presence.WithCustom).
+    local base, custom = string.match(u.m, '^([^|]*)|?(.*)$')
+    a.status, a.custom, a.manual, a.note = base, custom, true, u.n
   elseif all_idle then
     a.status = 'away'
   end
@@ -168,17 +170,26 @@ end
 -- since. The phone JSON comes from Go's json.Marshal, so equal overlays have
 -- equal strings.
 local function signature(a, phone)
-  return a.status .. '\n' .. a.note .. '\n' .. (a.manual and '1' or '0') .. '\n' ..
+  local s = a.status .. '\n' .. a.note .. '\n' .. (a.manual and '1' or '0') .. '\n' ..
     a.sessions .. '\n' .. table.concat(a.devices, ',') .. '\n' .. phone
+  -- Appended only when set, so the signatures stored before custom
+  -- statuses existed stay equal (no spurious version after an upgrade).
+  if a.custom ~= '' then
+    s = s .. '\n' .. a.custom
+  end
+  return s
 end
 
-local OFFLINE = {status = 'offline', manual = false, note = '', sessions = 0, devices = {}}
+local OFFLINE = {status = 'offline', custom = '', manual = false, note = '', sessions = 0, devices = {}}
 
 -- presence_json builds the PRESENCE object by hand: cjson would encode an
 -- empty devices list as {} and cannot keep the field order of the contract.
 local function presence_json(a, phone, version, since)
   local parts = {'{"type":"presence","tenant":', cjson.encode(TENANT), ',"user":', cjson.encode(USER),
     ',"status":', cjson.encode(a.status)}
+  if a.custom ~= '' then
+    parts[#parts + 1] = ',"custom":' .. cjson.encode(a.custom)
+  end
   if a.note ~= '' then
     parts[#parts + 1] = ',"note":' .. cjson.encode(a.note)
   end

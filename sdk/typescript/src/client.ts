@@ -1,4 +1,5 @@
 import { Emitter } from './emitter.js';
+import { statusLabel } from './labels.js';
 import { PgwArgumentError, PgwConnectionError, PgwError } from './errors.js';
 import { defaultBackoff, reconnectDelay, type BackoffOptions } from './policy.js';
 import type {
@@ -254,12 +255,21 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
     return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
-  /** Sets the user's manual status (`online` clears it), with an optional note (≤ 140 characters). */
-  async status(status: ManualStatus, note?: string): Promise<void> {
-    checkStatus(status, note);
+  /**
+   * Sets the user's manual status (`online` clears it), with an optional note
+   * (≤ 140 characters). A custom status of the tenant (listed in the welcome's
+   * `statuses`) is given by its name.
+   */
+  async status(status: ManualStatus | (string & {}), note?: string): Promise<void> {
+    checkStatus(status, note, this.lastWelcome?.statuses?.map((s) => s.name) ?? []);
     const frame: ClientFrame = { type: 'status', status };
     if (note !== undefined) frame.note = note;
     await this.send(frame, true);
+  }
+
+  /** The text to show for a presence: its custom status's label (from the welcome), else the built-in status's. */
+  label(p: Presence): string {
+    return statusLabel(p, this.lastWelcome?.statuses);
   }
 
   /** Sets this session's idle flag (the app's own idle detection). Re-asserted after reconnects. */

@@ -17,6 +17,7 @@ export type {
 export { PgwError, PgwArgumentError, PgwConnectionError } from './errors.js';
 export type { ConnectionErrorKind } from './errors.js';
 export { PresenceView } from './view.js';
+export { statusLabel, STATUS_LABELS } from './labels.js';
 export type { PresenceChange, PresenceViewEvents } from './view.js';
 export { CloseCode, reconnectRule, reconnectDelay, backoffDelay, defaultBackoff } from './policy.js';
 export type { BackoffOptions, ReconnectRule } from './policy.js';

@@ -39,6 +39,11 @@ export interface Presence {
   tenant: string;
   user: string;
   status: Status;
+  /**
+   * The name of the tenant's custom status the user set (protocol §9);
+   * `status` is then its base. Show it with {@link statusLabel}.
+   */
+  custom?: string;
   note?: string;
   manual: boolean;
   sessions: number;
@@ -64,6 +69,15 @@ export interface Welcome {
   expires: number;
   /** The caller's own presence. */
   presence: Presence;
+  /** The tenant's custom statuses (protocol §9), when it has any. */
+  statuses?: CustomStatus[];
+}
+
+/** A custom status of the tenant: its name, the built-in status it counts as, and the text to show. */
+export interface CustomStatus {
+  name: string;
+  base: ManualStatus;
+  label: string;
 }
 
 /** The `call` frame: a telephony event for one of the user's extensions. */

@@ -46,8 +46,8 @@ export function checkOneOf<T extends string>(
 }
 
 /** Validates a status and its note. */
-export function checkStatus(status: unknown, note: unknown): void {
-  checkOneOf('status', 'status', status, MANUAL_STATUSES);
+export function checkStatus(status: unknown, note: unknown, custom: readonly string[] = []): void {
+  checkOneOf('status', 'status', status, [...MANUAL_STATUSES, ...custom]);
   if (note !== undefined) {
     if (typeof note !== 'string') {
       throw new PgwArgumentError('status', 'note', `must be a string (got ${describe(note)})`);

@@ -391,6 +391,8 @@ export interface components {
             user: components["schemas"]["Id"];
             /** @enum {string} */
             status: "online" | "away" | "busy" | "dnd" | "offline";
+            /** @description The name of the tenant's custom status (docs/tenants.md) the user set; `status` is its base. Absent otherwise. */
+            custom?: components["schemas"]["Id"];
             note?: string;
             /** @description The status is one the user set (not computed). */
             manual: boolean;
@@ -483,11 +485,8 @@ export interface components {
             }[];
         };
         StatusUpdate: {
-            /**
-             * @description `online` clears the manual status.
-             * @enum {string}
-             */
-            status: "online" | "away" | "busy" | "dnd";
+            /** @description `online` clears the manual status. A custom status of the tenant (docs/tenants.md) is given by its name. */
+            status: ("online" | "away" | "busy" | "dnd") | components["schemas"]["Id"];
             note?: string;
         };
         /** @description One `ipt.event` (without `type`). */
