@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/pgw/pgw/presence"
-	"github.com/pgw/pgw/tenant"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/tenant"
 )
 
 // Frame types of the contract (§3.1, §3.2).

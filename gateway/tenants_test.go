@@ -374,7 +374,9 @@ func TestTenantCustomStatusAcrossNodes(t *testing.T) {
 	}
 	wantAPIProblem(t, c.do(apiReq{method: "PUT", path: "/v1/presence/a1/status", token: token(t, "g1", "globex", auth.RoleAdmin), body: `{"status":"lunch"}`}), 400, "invalid_argument", []string{"status"})
 	a.request(map[string]any{"type": "status", "status": "dnd"})
-	f, _ := watcher.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["user"] == "a1" && f["status"] == "dnd" })
+	f, _ := watcher.waitFrame(0, 5*time.Second, func(f map[string]any) bool {
+		return f["type"] == "presence" && f["user"] == "a1" && f["status"] == "dnd"
+	})
 	if _, has := f["custom"]; has {
 		t.Fatalf("custom left on a built-in status: %v", f)
 	}
