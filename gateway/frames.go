@@ -184,6 +184,43 @@ func checkUsers(users []string, max int) *problem.Problem {
 
 // Outbound frames. They are marshalled once and queued as bytes.
 
+// reply is the body of an ok frame: okWith sets its type and id and encodes
+// it once.
+type reply interface{ header() *okHeader }
+
+// okHeader starts every ok frame; alone it is the ok of a frame with no
+// result.
+type okHeader struct {
+	Type string          `json:"type"`
+	ID   json.RawMessage `json:"id,omitempty"`
+}
+
+func (h *okHeader) header() *okHeader { return h }
+
+// statusOK answers status with the presence it made.
+type statusOK struct {
+	okHeader
+	Presence presence.Presence `json:"presence"`
+}
+
+// refreshOK answers refresh with the new expiry (Unix seconds).
+type refreshOK struct {
+	okHeader
+	Expires int64 `json:"expires"`
+}
+
+// syncOK answers ipt.sync with the number of devices taken.
+type syncOK struct {
+	okHeader
+	Devices int `json:"devices"`
+}
+
+// eventOK answers an ipt.event that was ignored (a sequence already seen).
+type eventOK struct {
+	okHeader
+	Ignored bool `json:"ignored"`
+}
+
 type errorFrame struct {
 	Type  string           `json:"type"`
 	ID    json.RawMessage  `json:"id,omitempty"`

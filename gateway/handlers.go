@@ -55,7 +55,7 @@ func (c *conn) handle(data []byte) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	var res any
+	var res reply
 	var err error
 	switch f.Type {
 	case typeHello:
@@ -142,18 +142,15 @@ func (c *conn) reply(id json.RawMessage, err error) {
 	c.send(mustJSON(errorFrame{Type: "error", ID: id, Error: p}))
 }
 
-// okWith builds {"type":"ok","id":…, …fields of res} (res marshals to an
-// object).
-func okWith(id json.RawMessage, res any) []byte {
-	out := map[string]json.RawMessage{}
-	if res != nil {
-		_ = json.Unmarshal(mustJSON(res), &out)
+// okWith encodes, once, the ok frame answering id: {"type":"ok","id":…}
+// with the fields of res (nil: none).
+func okWith(id json.RawMessage, res reply) []byte {
+	if res == nil {
+		res = &okHeader{}
 	}
-	out["type"] = json.RawMessage(`"ok"`)
-	if id != nil {
-		out["id"] = id
-	}
-	return mustJSON(out)
+	h := res.header()
+	h.Type, h.ID = "ok", id
+	return mustJSON(res)
 }
 
 // hello authenticates the connection and registers it (§3.1).
@@ -286,7 +283,7 @@ func (c *conn) userOnly(frameType string) error {
 	return nil
 }
 
-func (c *conn) status(ctx context.Context, f *frame) (any, error) {
+func (c *conn) status(ctx context.Context, f *frame) (reply, error) {
 	if err := c.userOnly(typeStatus); err != nil {
 		return nil, err
 	}
@@ -301,9 +298,7 @@ func (c *conn) status(ctx context.Context, f *frame) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return struct {
-		Presence presence.Presence `json:"presence"`
-	}{ch.Presence}, nil
+	return &statusOK{Presence: ch.Presence}, nil
 }
 
 // checkStatus validates the status and note fields (frame and HTTP): one
@@ -344,7 +339,7 @@ func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, str
 	return st, n, nil
 }
 
-func (c *conn) idle(ctx context.Context, f *frame) (any, error) {
+func (c *conn) idle(ctx context.Context, f *frame) (reply, error) {
 	if err := c.userOnly(typeIdle); err != nil {
 		return nil, err
 	}
@@ -449,7 +444,7 @@ func (c *conn) logout(ctx context.Context, f *frame) bool {
 // errRoleLost marks a refresh whose token lacks the connection's role.
 var errRoleLost = errors.New("refresh token lacks the connection's role")
 
-func (c *conn) refresh(f *frame) (any, error) {
+func (c *conn) refresh(f *frame) (reply, error) {
 	if f.Token == "" {
 		return nil, problem.Field("token", "is required")
 	}
@@ -476,9 +471,7 @@ func (c *conn) refresh(f *frame) (any, error) {
 	c.claims = cl
 	c.expiringSent = false
 	c.mu.Unlock()
-	return struct {
-		Expires int64 `json:"expires"`
-	}{cl.Expires.Unix()}, nil
+	return &refreshOK{Expires: cl.Expires.Unix()}, nil
 }
 
 func dedupe(users []string) []string {

@@ -72,10 +72,14 @@ type tenantWatch struct {
 	pending int
 }
 
-// cached is a user's newest PRESENCE JSON seen by this node.
+// cached is a user's newest PRESENCE JSON seen by this node, with its
+// status beside it: known when the node built the JSON itself (a subscribe
+// snapshot), "" when it came from the bus as bytes until shownPresent needs
+// it (decoded then once, not on every delivery).
 type cached struct {
 	version int64
 	data    json.RawMessage
+	status  presence.Status
 }
 
 func newHub() *hub {
@@ -422,7 +426,7 @@ func (h *hub) newestLocked(s *hubShard, k userKey, p presence.Presence) json.Raw
 		return c.data
 	}
 	data := mustJSON(p)
-	s.last[k] = cached{version: p.Version, data: data}
+	s.last[k] = cached{version: p.Version, data: data, status: p.Status}
 	return data
 }
 
@@ -520,11 +524,15 @@ func (h *hub) shownPresent(tenant, user string) (int64, bool) {
 	if !ok || c.version == 0 {
 		return 0, false
 	}
-	var p struct {
-		Status string `json:"status"`
+	if c.status == "" {
+		var p struct {
+			Status presence.Status `json:"status"`
+		}
+		_ = json.Unmarshal(c.data, &p)
+		c.status = p.Status
+		s.last[k] = c
 	}
-	_ = json.Unmarshal(c.data, &p)
-	return c.version, p.Status != "offline"
+	return c.version, c.status != presence.Offline
 }
 
 // watched returns what this node's connections watch, for a resync.

@@ -275,3 +275,29 @@ func TestHubParallelFanoutKeepsEachUsersOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestHubShownPresent: what the node last showed of a user, from a
+// subscribe snapshot (status known) or from the bus (decoded when asked).
+func TestHubShownPresent(t *testing.T) {
+	h := newHub()
+	h.bus = newFakeInterest(t)
+	c := hubConn("a")
+	if err := h.subscribe(c, []string{"u1", "u2"}, false, snap(map[string]int64{"u1": 3, "u2": 0}), listReply); err != nil {
+		t.Fatal(err)
+	}
+	if v, present := h.shownPresent("acme", "u1"); v != 3 || !present {
+		t.Fatalf("u1 from the snapshot: %d %v, want 3 present", v, present)
+	}
+	if _, present := h.shownPresent("acme", "u2"); present {
+		t.Fatal("u2 never seen (version 0) shown present")
+	}
+	off := mustJSON(presence.Presence{Tenant: "acme", User: "u1", Status: presence.Offline, Version: 4})
+	h.deliver("acme", "u1", 4, off)
+	if v, present := h.shownPresent("acme", "u1"); v != 4 || present {
+		t.Fatalf("u1 after an offline from the bus: %d %v, want 4 not present", v, present)
+	}
+	h.deliver("acme", "u1", 5, pres("u1", 5))
+	if v, present := h.shownPresent("acme", "u1"); v != 5 || !present {
+		t.Fatalf("u1 busy from the bus: %d %v, want 5 present", v, present)
+	}
+}

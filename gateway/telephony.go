@@ -22,7 +22,7 @@ func (n *Node) mayReport(cl auth.Claims, bridge string) error {
 }
 
 // ipt handles ipt.sync and ipt.event frames (bridge connections only).
-func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
+func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 	if !c.bridge {
 		return nil, problem.New(problem.Forbidden, "%s needs a token with role bridge", f.Type)
 	}
@@ -46,9 +46,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 			return nil, err
 		}
 		n.publishIPT(c.tenant, res)
-		return struct {
-			Devices int `json:"devices"`
-		}{len(m.Devices)}, nil
+		return &syncOK{Devices: len(m.Devices)}, nil
 	}
 	var e ipt.Event
 	if err := decodeInto(f.raw, &e); err != nil {
@@ -66,9 +64,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (any, error) {
 	}
 	n.publishIPT(c.tenant, res)
 	if res.Ignored {
-		return struct {
-			Ignored bool `json:"ignored"`
-		}{true}, nil
+		return &eventOK{Ignored: true}, nil
 	}
 	return nil, nil
 }
