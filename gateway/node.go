@@ -481,6 +481,15 @@ func (n *Node) reassert(ctx context.Context) {
 			n.publish(ch)
 		}
 	}
+	// The telephony truth of this node's bridges is gone with their reaped
+	// sessions (or with Redis): only each bridge knows it again. Close their
+	// connections so they reconnect and send ipt.sync (contract §3.1).
+	for _, c := range conns {
+		if c.bridge {
+			n.log.Warn("bridge closed after re-assert so it resyncs", "conn", c.id, "user", c.user)
+			c.closeWith(problem.CloseInternal, problem.Internal, true)
+		}
+	}
 	n.metrics.reasserts.Inc()
 	n.resync()
 }
