@@ -53,7 +53,12 @@ func (r *run) converge(round int) []string {
 // idle flag, so the model is the truth again.
 func (r *run) settle(u *mUser, deadline time.Time) error {
 	u.prune()
-	if !u.dirty {
+	// A user with a connection on a node that may have been declared dead
+	// may have gone offline meanwhile (losing the manual status) without
+	// any client seeing it: the manual status is re-sent; the rest (the
+	// connections, sessions and idle flags the node re-asserts) is checked.
+	manualOnly := !u.dirty && r.touchedBySuspect(u.name)
+	if !u.dirty && !manualOnly {
 		return nil
 	}
 	try := func(what string, c *Conn, f map[string]any) error {
@@ -80,6 +85,9 @@ func (r *run) settle(u *mUser, deadline time.Time) error {
 	}
 	if err := try("status "+st, open[0], map[string]any{"type": "status", "status": st, "note": u.note}); err != nil {
 		return err
+	}
+	if manualOnly {
+		return nil
 	}
 	for _, s := range u.liveSessions() {
 		if err := try(fmt.Sprintf("idle %v for %s", s.idle, s.id), s.conns[0], map[string]any{"type": "idle", "idle": s.idle}); err != nil {

@@ -51,6 +51,7 @@ type Conn struct {
 	closeCode  int
 	closeText  string
 	closedByUs bool
+	closedAt   time.Time
 	frames     int
 }
 
@@ -112,6 +113,7 @@ func (c *Conn) read() {
 		_, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.mu.Lock()
+			c.closedAt = time.Now()
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
 				c.closeCode, c.closeText = ce.Code, ce.Text
@@ -304,4 +306,11 @@ func (c *Conn) Subscribed() []string {
 func compact(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// ClosedAt is when the connection ended (zero while open).
+func (c *Conn) ClosedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closedAt
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,11 @@ func (r *run) fault(ctx context.Context, rng *rand.Rand, kind string) {
 			// bound on a frame's work.
 			typ, attrs, d = "latency", `{"latency":6000}`, hold(2*time.Second, 4*time.Second)
 		}
+		for _, n := range e.Nodes {
+			if slices.Contains(n.RedisPxs, p) {
+				r.suspectNode(n)
+			}
+		}
 		if err := addToxic(p, kind, typ, stream, attrs); err != nil {
 			r.log("FAULT %s on %s: %v", kind, p.Name, err)
 			return
@@ -68,6 +74,7 @@ func (r *run) fault(ctx context.Context, rng *rand.Rand, kind string) {
 			return
 		}
 		d := hold(300*time.Millisecond, 3*time.Second)
+		r.suspectNode(n)
 		note("kill -9 %s, restart after %v", n.ID, d.Round(time.Millisecond))
 		n.Kill()
 		pause(ctx, d)
@@ -82,6 +89,7 @@ func (r *run) fault(ctx context.Context, rng *rand.Rand, kind string) {
 		// Longer than PGW_NODE_TTL: the others declare it dead and reap
 		// its connections; it wakes up and must re-assert them.
 		d := nodeTTL + hold(time.Second, 2*time.Second)
+		r.suspectNode(n)
 		note("SIGSTOP %s for %v", n.ID, d.Round(time.Millisecond))
 		n.Stop()
 		pause(context.Background(), d) // a stopped node always wakes, even at the round's end
@@ -108,4 +116,30 @@ func addToxic(p *toxiproxy.Proxy, name, typ, stream, attrs string) error {
 	body := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":1,"attributes":%s}`, name, typ, stream, attrs)
 	_, err := p.Toxics.AddToxicJson(strings.NewReader(body))
 	return err
+}
+
+// suspectNode records that n may be declared dead this round: its users
+// may have gone offline meanwhile (which clears a manual status) although
+// their clients saw nothing.
+func (r *run) suspectNode(n *Node) {
+	r.mu.Lock()
+	r.suspect[n] = true
+	r.mu.Unlock()
+}
+
+// touchedBySuspect reports whether user had a connection open on a suspect
+// node during this round.
+func (r *run) touchedBySuspect(user string) bool {
+	r.mu.Lock()
+	suspect, start := r.suspect, r.roundStart
+	r.mu.Unlock()
+	for _, c := range r.allConns() {
+		if c.User != user || !suspect[c.Node] {
+			continue
+		}
+		if at := c.ClosedAt(); at.IsZero() || at.After(start) {
+			return true
+		}
+	}
+	return false
 }

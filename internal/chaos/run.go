@@ -54,6 +54,10 @@ type run struct {
 	history []string
 	nHist   int
 	faults  []string // faults injected so far
+	// suspect are the nodes of this round that may have been declared dead
+	// (stopped, killed, or cut from Redis); roundStart is when it began.
+	suspect    map[*Node]bool
+	roundStart time.Time
 }
 
 type runOpts struct {
@@ -178,6 +182,9 @@ func (r *run) allConns() []*Conn {
 
 // chaos runs every worker and the fault schedule for one round.
 func (r *run) chaos(faultRng *rand.Rand) {
+	r.mu.Lock()
+	r.suspect, r.roundStart = map[*Node]bool{}, time.Now()
+	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), r.opt.Round)
 	defer cancel()
 	var wg sync.WaitGroup
