@@ -16,6 +16,8 @@
 #                   said so, when 8080 is taken)
 #   CLUSTER_NODES   how many nodes, default 3
 #   GATEWAY         the gateway binary, default bin/gateway (make build)
+#   CLUSTER_LOGS    where logs, nginx's config and temp files go, default
+#                   out/cluster (emptied at start, kept after the end)
 #   NATS_SERVER     the nats-server binary, default bin/nats-server (built
 #                   from the module's pinned nats-server when missing)
 set -euo pipefail
@@ -26,7 +28,7 @@ nodes=${CLUSTER_NODES:-3}
 gateway=${GATEWAY:-bin/gateway}
 nats_server=${NATS_SERVER:-bin/nats-server}
 prefix="cluster-$(date +%s)-$$"
-dir=out/cluster
+dir=${CLUSTER_LOGS:-out/cluster}
 
 die() { echo "cluster: $*" >&2; exit 1; }
 

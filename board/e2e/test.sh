@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The board's browser tests: one entry point (make test calls it).
 # Installs what is missing (saying so), builds the real gateway, runs
-# page.test.mjs (page logic against a scripted server) and gateway.test.mjs
-# (the board against the real gateway) in headless Debian Chromium.
+# page.test.mjs (page logic against a scripted server), gateway.test.mjs
+# (the board against the real gateway) and cluster.test.mjs (the board behind
+# `make cluster`: scripts/cluster.sh, needs redis-server and nginx) in
+# headless Debian Chromium.
 # Exits non-zero on any failure. Screenshots and the gateway log go to
 # $PGW_BOARD_OUT (default out/board-e2e/); UPDATE_DOCS_SCREENSHOT=1 also
 # rewrites docs/board.png; PGW_GATEWAY_BIN=path uses a gateway already built.
@@ -45,6 +47,6 @@ if [ -z "${PGW_GATEWAY_BIN:-}" ]; then
 fi
 
 files=("$@")
-[ "${#files[@]}" -gt 0 ] || files=(page.test.mjs gateway.test.mjs)
+[ "${#files[@]}" -gt 0 ] || files=(page.test.mjs gateway.test.mjs cluster.test.mjs)
 echo "board e2e: running ${files[*]} with $("$chromium" --version 2>/dev/null || echo "$chromium")"
 exec node --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"
