@@ -19,6 +19,16 @@ export type SyncDevice = Schemas['SyncDevice'];
 export type IPTEventsResult = Schemas['IPTEventsResult'];
 /** The answer to {@link PgwApi.postIPTSync}. */
 export type IPTSyncResult = Schemas['IPTSyncResult'];
+/** A tenant's POLICY (contract §9). */
+export type TenantPolicy = Schemas['Policy'];
+/** The changes of a tenant's policy, newest first. */
+export type TenantHistory = Schemas['TenantHistory'];
+/** A policy with the ETag that a {@link PgwApi.putTenant} must send back as If-Match. */
+export interface VersionedPolicy {
+  policy: TenantPolicy;
+  /** The strong entity tag of this version, e.g. `"17"`. */
+  etag: string;
+}
 /** A status for {@link PgwApi.setStatus}: a built-in one, or a custom status of the tenant (contract §9). */
 export type StatusName = Schemas['StatusUpdate']['status'] | (string & {});
 
@@ -116,6 +126,15 @@ export interface PgwApi {
   postIPTEvents(bridge: string, events: readonly IPTEvent[], opts?: CallOptions): Promise<IPTEventsResult>;
   /** `POST /v1/ipt/sync`: the full device truth of an HTTP-only bridge. */
   postIPTSync(bridge: string, devices: readonly SyncDevice[], opts?: CallOptions): Promise<IPTSyncResult>;
+  /** `GET /v1/tenants/{tenant}`: the tenant's policy and its ETag (`{}` when none is stored). Role operator, or admin of the tenant. */
+  getTenant(tenant: string, opts?: CallOptions): Promise<VersionedPolicy>;
+  /**
+   * `PUT /v1/tenants/{tenant}`: replaces the whole policy if it is still at `ifMatch` (the ETag of
+   * getTenant); a 412 `precondition_failed` means someone changed it since: read it again.
+   */
+  putTenant(tenant: string, policy: TenantPolicy, ifMatch: string, opts?: CallOptions): Promise<VersionedPolicy>;
+  /** `GET /v1/tenants/{tenant}/history`: who changed the policy, when, and what, newest first. */
+  getTenantHistory(tenant: string, opts?: CallOptions): Promise<TenantHistory>;
 }
 
 /** The most users of one query (contract §6). */
@@ -150,6 +169,16 @@ export function createApi(options: ApiOptions): PgwApi {
   const sleep = options.sleep ?? abortableSleep;
 
   async function call(method: string, path: string, body: unknown, opts: CallOptions | undefined): Promise<unknown> {
+    return (await exchange(method, path, body, opts, {})).body;
+  }
+
+  async function exchange(
+    method: string,
+    path: string,
+    body: unknown,
+    opts: CallOptions | undefined,
+    extra: Record<string, string>,
+  ): Promise<{ body: unknown; etag: string | null }> {
     const signal = opts?.signal;
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw abortReason(signal);
@@ -157,7 +186,7 @@ export function createApi(options: ApiOptions): PgwApi {
       if (typeof token !== 'string' || token === '') {
         throw new PgwArgumentError(method, 'getToken', `must return a non-empty token (got ${describe(token)})`);
       }
-      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+      const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json', ...extra };
       const init: FetchInit = { method, headers };
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
@@ -166,8 +195,9 @@ export function createApi(options: ApiOptions): PgwApi {
       if (signal) init.signal = signal;
       const res = await fetchFn!(base + path, init);
       if (res.ok) {
-        if (res.status === 204) return undefined;
-        return res.json();
+        const etag = res.headers.get('etag');
+        if (res.status === 204) return { body: undefined, etag };
+        return { body: await res.json(), etag };
       }
       const err = await toError(res);
       const waitMs = retryWait(res.status, err.retryAfter, attempt);
@@ -223,7 +253,29 @@ export function createApi(options: ApiOptions): PgwApi {
       checkDevices('postIPTSync', devices);
       return (await call('POST', '/v1/ipt/sync', { bridge, devices: [...devices] }, opts)) as IPTSyncResult;
     },
+    async getTenant(tenant, opts) {
+      checkId('getTenant', 'tenant', tenant);
+      return versioned(await exchange('GET', `/v1/tenants/${seg(tenant)}`, undefined, opts, {}));
+    },
+    async putTenant(tenant, policy, ifMatch, opts) {
+      checkId('putTenant', 'tenant', tenant);
+      if (!policy || typeof policy !== 'object' || Array.isArray(policy)) {
+        throw new PgwArgumentError('putTenant', 'policy', `must be a policy object ({} for none) (got ${describe(policy)})`);
+      }
+      if (typeof ifMatch !== 'string' || ifMatch.trim() === '') {
+        throw new PgwArgumentError('putTenant', 'ifMatch', `is required: the etag of getTenant (got ${describe(ifMatch)})`);
+      }
+      return versioned(await exchange('PUT', `/v1/tenants/${seg(tenant)}`, policy, opts, { 'if-match': ifMatch }));
+    },
+    async getTenantHistory(tenant, opts) {
+      checkId('getTenantHistory', 'tenant', tenant);
+      return (await call('GET', `/v1/tenants/${seg(tenant)}/history`, undefined, opts)) as TenantHistory;
+    },
   };
+}
+
+function versioned(r: { body: unknown; etag: string | null }): VersionedPolicy {
+  return { policy: (r.body ?? {}) as TenantPolicy, etag: r.etag ?? '' };
 }
 
 /** Turns a non-2xx answer into a PgwApiError. */

@@ -48,4 +48,7 @@ export type {
   PgwApi,
   StatusName,
   SyncDevice,
+  TenantHistory,
+  TenantPolicy,
+  VersionedPolicy,
 } from './api.js';

@@ -56,6 +56,29 @@ describe('createApi against a real gateway', () => {
     }
   });
 
+  it('tenant policy: read with its ETag, replace with If-Match, 412 on a stale ETag, history', async () => {
+    const tenant = uid('t');
+    const ops = createApi({ baseUrl: gw.httpURL, token: gw.token({ sub: 'ops1', tenant: 'ops', roles: ['operator'] }) });
+    const first = await ops.getTenant(tenant);
+    expect(first.policy).toEqual({});
+    expect(first.etag).toMatch(/^"\d+"$/);
+    const next = await ops.putTenant(tenant, { statuses: [{ name: 'lunch', base: 'away', label: 'At lunch' }] }, first.etag);
+    expect(next.policy.statuses?.[0]?.name).toBe('lunch');
+    expect(next.etag).not.toBe(first.etag);
+    const stale = (await ops.putTenant(tenant, {}, first.etag).catch((e: unknown) => e)) as PgwApiError;
+    expect(stale).toBeInstanceOf(PgwApiError);
+    expect(stale.status).toBe(412);
+    expect(stale.code).toBe('precondition_failed');
+    const bad = (await ops.putTenant(tenant, { grace: 'soon' } as never, next.etag).catch((e: unknown) => e)) as PgwApiError;
+    expect(bad.status).toBe(400);
+    expect(bad.errors.map((e) => e.field)).toContain('grace');
+    const history = await ops.getTenantHistory(tenant);
+    expect(history.tenant).toBe(tenant);
+    expect(history.changes[0]).toMatchObject({ who: 'ops1' });
+    expect(history.changes[0]!.fields.map((f) => f.field)).toContain('statuses');
+
+  });
+
   it('a bridge posts sync and events; a refused token is a 401 problem', async () => {
     const tenant = uid('t');
     const bridge = uid('pbx');

@@ -42,6 +42,12 @@ function invoke(api: PgwApi, op: string, a: any, opts?: { signal?: AbortSignal }
       return api.postIPTEvents(a.bridge, a.events, opts);
     case 'postIPTSync':
       return api.postIPTSync(a.bridge, a.devices, opts);
+    case 'getTenant':
+      return api.getTenant(a.tenant, opts);
+    case 'putTenant':
+      return api.putTenant(a.tenant, a.policy, a.ifMatch, opts);
+    case 'getTenantHistory':
+      return api.getTenantHistory(a.tenant, opts);
   }
   throw new Error(`no SDK method for operation ${op}`);
 }

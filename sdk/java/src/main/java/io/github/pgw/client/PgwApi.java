@@ -147,7 +147,56 @@ public final class PgwApi {
         return Json.GSON.fromJson(call("POST", path("v1", "ipt", "sync"), body), IptSyncResult.class);
     }
 
+    /**
+     * {@code GET /v1/tenants/{tenant}}: the tenant's policy (contract §9) and its ETag; {@code {}} when
+     * none is stored. Needs role operator, or admin of that tenant.
+     */
+    public VersionedPolicy getTenant(String tenant) {
+        Validate.id("getTenant", "tenant", tenant);
+        return versioned(exchange("GET", path("v1", "tenants", tenant), null, null));
+    }
+
+    /**
+     * {@code PUT /v1/tenants/{tenant}}: replaces the whole policy if it is still at {@code ifMatch} (the
+     * ETag of {@link #getTenant}). A {@link PgwApiException} with code {@code precondition_failed} (412)
+     * means someone changed it since: read it again and reapply the change.
+     */
+    public VersionedPolicy putTenant(String tenant, JsonObject policy, String ifMatch) {
+        Validate.id("putTenant", "tenant", tenant);
+        if (policy == null) throw Validate.fail("putTenant", "policy", "must be a policy object ({} for none) (got null)");
+        if (ifMatch == null || ifMatch.trim().isEmpty()) {
+            throw Validate.fail("putTenant", "ifMatch", "is required: the etag of getTenant (got " + Validate.describe(ifMatch) + ")");
+        }
+        return versioned(exchange("PUT", path("v1", "tenants", tenant), policy, ifMatch));
+    }
+
+    /** {@code GET /v1/tenants/{tenant}/history}: who changed the policy, when and what, newest first. */
+    public TenantHistory getTenantHistory(String tenant) {
+        Validate.id("getTenantHistory", "tenant", tenant);
+        return Json.GSON.fromJson(call("GET", path("v1", "tenants", tenant, "history"), null), TenantHistory.class);
+    }
+
+    private static VersionedPolicy versioned(Answer a) {
+        JsonObject p = a.body != null && a.body.isJsonObject() ? a.body.getAsJsonObject() : new JsonObject();
+        return new VersionedPolicy(p, a.etag == null ? "" : a.etag);
+    }
+
     // ---- async variants -------------------------------------------------------------------------
+
+    /** {@link #getTenant} on the executor. */
+    public CompletableFuture<VersionedPolicy> getTenantAsync(String tenant) {
+        return async(() -> getTenant(tenant));
+    }
+
+    /** {@link #putTenant} on the executor. */
+    public CompletableFuture<VersionedPolicy> putTenantAsync(String tenant, JsonObject policy, String ifMatch) {
+        return async(() -> putTenant(tenant, policy, ifMatch));
+    }
+
+    /** {@link #getTenantHistory} on the executor. */
+    public CompletableFuture<TenantHistory> getTenantHistoryAsync(String tenant) {
+        return async(() -> getTenantHistory(tenant));
+    }
 
     /** {@link #getPresence} on the executor. Arguments are checked at once (the future fails with them). */
     public CompletableFuture<Presence> getPresenceAsync(String user) {
@@ -208,6 +257,21 @@ public final class PgwApi {
 
     /** Sends one call with the retry rule; returns the JSON body (JsonNull for 204). */
     private JsonElement call(String method, HttpUrl url, Object body) {
+        return exchange(method, url, body, null).body;
+    }
+
+    /** An answer: its JSON body and ETag. */
+    private static final class Answer {
+        final JsonElement body;
+        final String etag;
+
+        Answer(JsonElement body, String etag) {
+            this.body = body;
+            this.etag = etag;
+        }
+    }
+
+    private Answer exchange(String method, HttpUrl url, Object body, String ifMatch) {
         String json = body == null ? null : Json.GSON.toJson(body);
         for (int attempt = 1; ; attempt++) {
             String token = tokens.get();
@@ -218,13 +282,15 @@ public final class PgwApi {
                     .header("Authorization", "Bearer " + token)
                     .header("Accept", "application/json")
                     .method(method, json == null ? null : RequestBody.create(JSON, json));
+            if (ifMatch != null) rb.header("If-Match", ifMatch);
             PgwApiException err;
             try (Response res = http.newCall(rb.build()).execute()) {
                 ResponseBody rbody = res.body();
                 String text = rbody == null ? "" : rbody.string();
                 if (res.isSuccessful()) {
-                    if (res.code() == 204 || text.isEmpty()) return com.google.gson.JsonNull.INSTANCE;
-                    return JsonParser.parseString(text);
+                    String etag = res.header("ETag");
+                    if (res.code() == 204 || text.isEmpty()) return new Answer(com.google.gson.JsonNull.INSTANCE, etag);
+                    return new Answer(JsonParser.parseString(text), etag);
                 }
                 err = toError(res, text);
             } catch (InterruptedIOException e) {

@@ -108,6 +108,12 @@ final class Vectors {
                 return api.postIptEvents(str(a, "bridge"), list(a, "events", IptEvent.class));
             case "postIPTSync":
                 return api.postIptSync(str(a, "bridge"), list(a, "devices", SyncDevice.class));
+            case "getTenant":
+                return api.getTenant(str(a, "tenant"));
+            case "putTenant":
+                return api.putTenant(str(a, "tenant"), a.get("policy") == null || a.get("policy").isJsonNull() ? null : a.getAsJsonObject("policy"), str(a, "ifMatch"));
+            case "getTenantHistory":
+                return api.getTenantHistory(str(a, "tenant"));
             default:
                 throw new IllegalArgumentException("no Java method for operation " + op);
         }

@@ -20,6 +20,10 @@ import io.github.pgw.client.Presence;
 import io.github.pgw.client.PresenceView;
 import io.github.pgw.client.StateChange;
 import io.github.pgw.client.SyncDevice;
+import io.github.pgw.client.TenantHistory;
+import io.github.pgw.client.VersionedPolicy;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -202,6 +206,33 @@ class GatewayIT {
         PgwApiException e = assertThrows(PgwApiException.class, () -> wrong.getPresence(alice));
         assertEquals(401, e.getStatus());
         assertEquals("token_signature", e.getCode());
+    }
+
+    @Test
+    void tenantPolicyWithEtagsAndHistory() throws Exception {
+        String tenant = uid("t");
+        PgwApi ops = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token("ops1", "ops", "operator")).build();
+        VersionedPolicy first = ops.getTenant(tenant);
+        assertEquals(0, first.getPolicy().size(), "no policy stored: {}");
+        assertTrue(first.getEtag().matches("^\"\\d+\"$"), first.getEtag());
+        JsonObject policy = JsonParser.parseString("{\"statuses\":[{\"name\":\"lunch\",\"base\":\"away\",\"label\":\"At lunch\"}]}").getAsJsonObject();
+        VersionedPolicy next = ops.putTenant(tenant, policy, first.getEtag());
+        assertEquals(policy, next.getPolicy());
+        assertFalse(next.getEtag().equals(first.getEtag()));
+        PgwApiException stale = assertThrows(PgwApiException.class, () -> ops.putTenant(tenant, new JsonObject(), first.getEtag()));
+        assertEquals(412, stale.getStatus());
+        assertEquals("precondition_failed", stale.getCode());
+        PgwApiException bad = assertThrows(PgwApiException.class,
+                () -> ops.putTenant(tenant, JsonParser.parseString("{\"grace\":\"soon\"}").getAsJsonObject(), next.getEtag()));
+        assertEquals(400, bad.getStatus());
+        assertEquals("grace", bad.getErrors().get(0).getField());
+        TenantHistory h = ops.getTenantHistoryAsync(tenant).get(15, TimeUnit.SECONDS);
+        assertEquals(tenant, h.getTenant());
+        assertEquals("ops1", h.getChanges().get(0).getWho());
+        assertEquals("statuses", h.getChanges().get(0).getFields().get(0).getField());
+        // A user of the tenant (no admin role) may not read its policy.
+        PgwApi user = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(uid("u"), tenant)).build();
+        assertEquals(403, assertThrows(PgwApiException.class, () -> user.getTenant(tenant)).getStatus());
     }
 
     @Test
