@@ -47,6 +47,6 @@ if [ -z "${PGW_GATEWAY_BIN:-}" ]; then
 fi
 
 files=("$@")
-[ "${#files[@]}" -gt 0 ] || files=(page.test.mjs gateway.test.mjs cluster.test.mjs)
+[ "${#files[@]}" -gt 0 ] || files=(page.test.mjs gateway.test.mjs cluster.test.mjs tenant.test.mjs)
 echo "board e2e: running ${files[*]} with $("$chromium" --version 2>/dev/null || echo "$chromium")"
 exec node --test --test-concurrency=1 --test-timeout=180000 "${files[@]}"
