@@ -7,7 +7,7 @@ BIN     := bin
 # PGW_ADDR in the environment (the README tour sets it).
 ADDR    ?= $(or $(PGW_ADDR),127.0.0.1:8080)
 
-.PHONY: run test bench lint deadcode build cluster demo clean chaos soak
+.PHONY: run test bench lint deadcode build cluster demo clean chaos soak fuzz
 
 ## run: the gateway on its embedded default (in-process store, embedded NATS).
 run:
@@ -25,6 +25,15 @@ bench: build
 	$(GO) test -run '^$$' -bench 'BenchmarkConnect|BenchmarkFanout' -benchtime 5000x ./gateway/
 	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
 	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
+
+## fuzz: a longer outside fuzz of the HTTP API (schemathesis against docs/openapi.yaml and a live
+## node; FUZZ_SEED=… replays) and the Go fuzz targets, FUZZTIME each (docs/security.md).
+FUZZTIME  ?= 60s
+FUZZ_SEED ?=
+fuzz:
+	SEED=$(FUZZ_SEED) ./scripts/schemathesis.sh long
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyClaims$$' -fuzztime $(FUZZTIME) ./gateway/auth/
 
 ## chaos: the model-based fault checker, longer (docs/chaos.md). SEED=… replays a run.
 SEED     ?= 1

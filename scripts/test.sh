@@ -9,6 +9,10 @@ echo "test: go vet"
 go vet ./...
 echo "test: go test -race ./..."
 go test -race -count=1 -timeout 25m ./...
+# An outside fuzzer against docs/openapi.yaml and a live node: bounded,
+# fixed seed, under 2 minutes (installs its pinned schemathesis when missing).
+echo "test: scripts/schemathesis.sh quick"
+./scripts/schemathesis.sh quick
 if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
   # test-docs.sh: the README's set-up and tour and the SDK README's quick
   # start, run as written against fresh nodes on free ports.
