@@ -71,12 +71,16 @@ func (a *api) handle(mux *http.ServeMux, pattern string, fn apiFunc) {
 	})
 }
 
-// authenticate verifies the request's bearer token (contract §2, §7). A
-// missing token is token_missing (401 without error="invalid_token"); a
-// refused one carries its own token_* code.
+// authenticate verifies the request's bearer token (contract §2, §7), or
+// without one the login cookie (§2.1). A missing token is token_missing
+// (401 without error="invalid_token"); a refused one carries its own
+// token_* or login_* code.
 func (a *api) authenticate(r *http.Request) (auth.Claims, error) {
 	tok, present, err := auth.BearerToken(r)
 	if err == nil && !present {
+		if cl, ok, err := a.apiCookie(r); ok {
+			return cl, err
+		}
 		err = problem.New(problem.TokenMissing, "no token: send Authorization: Bearer <jwt>")
 	}
 	if err != nil {

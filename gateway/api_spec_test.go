@@ -169,6 +169,7 @@ type apiReq struct {
 	body         string
 	invalid      bool // the request breaks the document on purpose
 	ifMatch      string
+	header       http.Header // more request headers (Cookie, Origin)
 }
 
 // apiResp is an answer, with its body decoded when it is JSON.
@@ -192,6 +193,9 @@ func (c *apiClient) do(r apiReq) apiResp {
 	req, err := http.NewRequestWithContext(ctx, r.method, c.base+r.path, body)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
 	}
 	switch {
 	case r.auth != "":

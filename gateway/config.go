@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgw/pgw/gateway/login"
 	"github.com/pgw/pgw/gateway/origin"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
@@ -146,6 +147,30 @@ type Config struct {
 	// the store for every tenant that has no stored policy (PGW_TENANTS).
 	// Default empty.
 	TenantsFile string
+	// Login sessions kept in Redis by a web app (contract §2.1, package
+	// gateway/login; docs/login-sessions.md).
+	// LoginKey is the session hash's key with {id} where the session id
+	// goes (PGW_LOGIN_KEY), e.g. spring:session:sessions:{id}. Default
+	// empty: login sessions are off.
+	LoginKey string
+	// LoginRedisURL is the app's Redis, in PGW_REDIS_URL's format
+	// (PGW_LOGIN_REDIS_URL). Default empty: PGW_REDIS_URL.
+	LoginRedisURL string
+	// LoginCookie names the cookie holding the session id
+	// (PGW_LOGIN_COOKIE). Default SESSION.
+	LoginCookie string
+	// LoginCookieBase64: the cookie value is base64 of the id, as Spring
+	// Session writes it (PGW_LOGIN_COOKIE_BASE64). Default true.
+	LoginCookieBase64 bool
+	// LoginUserField, LoginTenantField and LoginRolesField name the hash
+	// fields read (PGW_LOGIN_USER_FIELD, PGW_LOGIN_TENANT_FIELD,
+	// PGW_LOGIN_ROLES_FIELD). Defaults sessionAttr:pgw.user,
+	// sessionAttr:pgw.tenant, sessionAttr:pgw.roles.
+	LoginUserField, LoginTenantField, LoginRolesField string
+	// LoginCheck is how often the sessions of live login connections are
+	// checked: a logout in the app closes them within this (PGW_LOGIN_CHECK).
+	// Default 5s.
+	LoginCheck time.Duration
 }
 
 // DefaultConfig returns the contract's defaults (§6, §8). The rules'
@@ -178,6 +203,13 @@ func DefaultConfig() Config {
 		RequestTimeout:    30 * time.Second,
 		MaxHTTPConnsPerIP: 512,
 		ExpiringNotice:    60 * time.Second,
+
+		LoginCookie:       login.DefaultCookie,
+		LoginCookieBase64: true,
+		LoginUserField:    login.DefaultUserField,
+		LoginTenantField:  login.DefaultTenantField,
+		LoginRolesField:   login.DefaultRolesField,
+		LoginCheck:        login.DefaultCheck,
 	}
 }
 
@@ -221,6 +253,48 @@ func DefaultNodeID() string {
 	return h + "-" + hex.EncodeToString(b[:])
 }
 
+// validRedisURL: empty, redis://…, rediss://…, or comma-separated host:port.
+func validRedisURL(u string) bool {
+	if u == "" || strings.HasPrefix(u, "redis://") || strings.HasPrefix(u, "rediss://") {
+		return true
+	}
+	for _, a := range strings.Split(u, ",") {
+		if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// validateLogin checks the PGW_LOGIN_* settings when login sessions are on.
+func (c *Config) validateLogin() error {
+	if c.LoginKey == "" {
+		return nil
+	}
+	if err := login.CheckKey(c.LoginKey); err != nil {
+		return err
+	}
+	if err := login.CheckCookieName(c.LoginCookie); err != nil {
+		return err
+	}
+	if !validRedisURL(c.LoginRedisURL) {
+		return fmt.Errorf("PGW_LOGIN_REDIS_URL: %q is neither redis://host:port/db nor comma-separated host:port", c.LoginRedisURL)
+	}
+	if c.LoginRedisURL == "" && c.RedisURL == "" {
+		return fmt.Errorf("PGW_LOGIN_REDIS_URL: login sessions (PGW_LOGIN_KEY) need the app's Redis: set PGW_LOGIN_REDIS_URL or PGW_REDIS_URL")
+	}
+	for _, f := range []struct{ env, v string }{{"PGW_LOGIN_USER_FIELD", c.LoginUserField},
+		{"PGW_LOGIN_TENANT_FIELD", c.LoginTenantField}, {"PGW_LOGIN_ROLES_FIELD", c.LoginRolesField}} {
+		if f.v == "" {
+			return fmt.Errorf("%s: must not be empty", f.env)
+		}
+	}
+	if c.LoginCheck <= 0 {
+		return fmt.Errorf("PGW_LOGIN_CHECK: must be a positive duration, got %v", c.LoginCheck)
+	}
+	return nil
+}
+
 // Validate checks c and returns an error naming the first bad setting by its
 // environment variable.
 func (c *Config) Validate() error {
@@ -250,12 +324,11 @@ func (c *Config) Validate() error {
 	default:
 		return bad("PGW_LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		for _, a := range strings.Split(c.RedisURL, ",") {
-			if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
-				return bad("PGW_REDIS_URL", "%q is neither redis://host:port/db nor comma-separated host:port", c.RedisURL)
-			}
-		}
+	if !validRedisURL(c.RedisURL) {
+		return bad("PGW_REDIS_URL", "%q is neither redis://host:port/db nor comma-separated host:port", c.RedisURL)
+	}
+	if err := c.validateLogin(); err != nil {
+		return err
 	}
 	if c.PublicURL != "" {
 		if _, err := origin.OfURL(c.PublicURL); err != nil {

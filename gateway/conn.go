@@ -43,7 +43,12 @@ type conn struct {
 	// own presence); given back once, by dropConn or a refused hello.
 	watching bool
 
+	// login is the session id of §2.1 when a login authenticated the
+	// connection (set at welcome, read-only afterwards); "" for tokens.
+	login string
+
 	// Reader goroutine only.
+	upgrade *upgradeLogin // the upgrade's login cookie, until hello
 	limiter *rate.Limiter
 	flood   flood // frames dropped by the rate limits
 	maxSubs int   // users this connection may watch (set at welcome)

@@ -120,6 +120,7 @@ func (n *Node) Shutdown(ctx context.Context) {
 		cancel()
 		_ = n.bus.Close()
 		n.closeOwned()
+		n.closeLogins()
 		n.log.Info("stopped")
 	})
 }

@@ -35,6 +35,7 @@ type frame struct {
 	Type    string          `json:"type"`
 	ID      json.RawMessage `json:"id,omitempty"`
 	Token   string          `json:"token"`
+	Login   string          `json:"login"`
 	Session string          `json:"session"`
 	Window  string          `json:"window"`
 	Device  string          `json:"device"`

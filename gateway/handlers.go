@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/gateway/login"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
@@ -164,6 +165,7 @@ func (c *conn) hello(f *frame) bool {
 		return false
 	}
 	claims := c.claims
+	var lg login.Login // set when a login session (§2.1) authenticates
 	switch {
 	case f.Token != "":
 		cl, err := n.auth.Verify(f.Token)
@@ -172,8 +174,18 @@ func (c *conn) hello(f *frame) bool {
 			return refuse(err)
 		}
 		claims = cl
-	case claims.Subject == "":
-		return refuse(problem.New(problem.TokenMissing, "no token: send Authorization: Bearer <jwt> on the upgrade or token in hello"))
+	case claims.Subject == "": // no token on the upgrade either
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		l, ok, err := c.helloLogin(ctx, f)
+		cancel()
+		switch {
+		case err != nil:
+			return refuse(err)
+		case ok:
+			lg, claims = l, l.Claims
+		default:
+			return refuse(problem.New(problem.TokenMissing, "no token: send Authorization: Bearer <jwt> on the upgrade or token in hello"))
+		}
 	}
 	if err := n.admitTenant(claims.Tenant); err != nil {
 		return refuse(err)
@@ -181,6 +193,7 @@ func (c *conn) hello(f *frame) bool {
 	if c.originPresent && !n.tenantOrigins(claims.Tenant).Allows(c.origin) {
 		return refuse(problem.New(problem.Forbidden, "Origin: %s is not in the origins of tenant %q", quote(c.origin), claims.Tenant))
 	}
+	c.upgrade = nil
 	bridge := claims.HasRole(auth.RoleBridge)
 	window := f.Window
 	if window == "" {
@@ -221,8 +234,15 @@ func (c *conn) hello(f *frame) bool {
 	case session == "":
 		session = newConnID()
 	}
+	// A login connection expires by the app's clock, checked by the
+	// tracker: the sweep's token expiry does not apply (c.login says so).
+	c.login = lg.ID
 	if f.Watch {
-		return c.helloWatch(f, claims, session, refuse)
+		ok := c.helloWatch(f, claims, session, refuse)
+		if ok && c.login != "" {
+			n.logins.tracker.Add(lg, c)
+		}
+		return ok
 	}
 	c.tenant, c.user, c.session = claims.Tenant, claims.Subject, session
 	c.bridge = bridge
@@ -260,6 +280,9 @@ func (c *conn) hello(f *frame) bool {
 	c.mu.Unlock()
 	n.hub.add(c)
 	n.manual.observe(ch.Presence)
+	if c.login != "" {
+		n.logins.tracker.Add(lg, c)
+	}
 	if n.admitTenant(c.tenant) != nil {
 		// Disabled while this hello ran: closeTenant may have missed it.
 		c.closeWith(problem.CloseForbidden, problem.TenantDisabled, true)
@@ -268,7 +291,7 @@ func (c *conn) hello(f *frame) bool {
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
-		Expires: claims.Expires.Unix(), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))
+		Expires: unixOrZero(claims.Expires), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
 	return true
 }
@@ -445,6 +468,9 @@ func (c *conn) logout(ctx context.Context, f *frame) bool {
 var errRoleLost = errors.New("refresh token lacks the connection's role")
 
 func (c *conn) refresh(f *frame) (reply, error) {
+	if c.login != "" {
+		return nil, problem.Field("token", "this connection is authenticated by a login session, not a token: there is nothing to refresh")
+	}
 	if f.Token == "" {
 		return nil, problem.Field("token", "is required")
 	}

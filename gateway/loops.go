@@ -57,6 +57,9 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 			continue
 		}
 		exp := c.claims.Expires
+		if c.login != "" {
+			exp = time.Time{} // a login's expiry is the tracker's (logins.go)
+		}
 		var ping, notify, expired bool
 		if !now.Before(c.nextPing) {
 			ping = true

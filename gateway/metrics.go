@@ -28,6 +28,7 @@ type metrics struct {
 	resyncs       prometheus.Counter
 	reasserts     prometheus.Counter
 	httpRequests  *prometheus.CounterVec
+	loginChecks   prometheus.Counter
 }
 
 func newMetrics(n *Node) *metrics {
@@ -41,19 +42,27 @@ func newMetrics(n *Node) *metrics {
 	m.framesIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pgw_frames_in_total", Help: "Client frames received, by type."}, []string{"type"})
 	m.framesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_frames_out_total", Help: "Frames written to clients."})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pgw_frame_errors_total", Help: "Error replies to frames, by problem code."}, []string{"code"})
-	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pgw_auth_failures_total", Help: "Refused tokens, by problem code."}, []string{"code"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pgw_auth_failures_total", Help: "Refused tokens and login sessions, by problem code."}, []string{"code"})
 	m.published = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_presence_published_total", Help: "Presence changes this node published on NATS."})
 	m.delivered = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_presence_delivered_total", Help: "Presence frames queued to local connections."})
 	m.slowConsumers = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_slow_consumers_total", Help: "Connections closed 1008 because their outbound queue overflowed."})
 	m.resyncs = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_resyncs_total", Help: "Resyncs of watched users after a NATS reconnect."})
 	m.reasserts = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_reasserts_total", Help: "Re-assertions of this node's connections in the store."})
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pgw_http_requests_total", Help: "HTTP API requests, by route and status."}, []string{"route", "status"})
+	m.loginChecks = prometheus.NewCounter(prometheus.CounterOpts{Name: "pgw_login_checks_total", Help: "Login sessions read by the revocation check (one HMGET each)."})
 	for _, c := range []prometheus.Collector{m.connections, m.connects, m.disconnects, m.serverCloses, m.framesIn,
-		m.framesOut, m.errors, m.authFailures, m.published, m.delivered, m.slowConsumers, m.resyncs, m.reasserts, m.httpRequests} {
+		m.framesOut, m.errors, m.authFailures, m.published, m.delivered, m.slowConsumers, m.resyncs, m.reasserts, m.httpRequests, m.loginChecks} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pgw_connections_live", Help: "Open connections, counted at scrape time."},
 		func() float64 { return float64(n.hub.count()) }))
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pgw_login_sessions", Help: "Distinct login sessions (§2.1) used by this node's connections."},
+		func() float64 {
+			if n.logins.tracker == nil {
+				return 0
+			}
+			return float64(n.logins.tracker.Sessions())
+		}))
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f(collectors.NewGoCollector())
 	return m

@@ -53,6 +53,11 @@ type Node struct {
 	metrics  *metrics
 	up       websocket.Upgrader
 	origins  origin.Policy
+	// redis is the client of the store the node opened (nil with the
+	// in-process store or Deps.Store); login sessions share it when they
+	// live in the same Redis.
+	redis  redis.UniversalClient
+	logins logins // login sessions of §2.1 (logins.go); zero when off
 	// writes is the per-user budget of frames and requests that reach the
 	// store, shared by all of a user's connections on this node (§6).
 	writes *keyedLimiter
@@ -146,11 +151,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	var iptState ipt.StateStore = ipt.NewMemoryState()
 	switch {
 	case n.store == nil:
-		st, state, err := openStores(ctx, cfg, opt)
+		st, state, client, err := openStores(ctx, cfg, opt)
 		if err != nil {
 			return nil, err
 		}
-		n.store, iptState, n.ownStore = st, state, true
+		n.store, iptState, n.ownStore, n.redis = st, state, true, client
 	case cfg.RedisURL != "":
 		// The caller brought the presence store, but telephony state must
 		// still be the one all nodes share: in memory each node would hold
@@ -189,6 +194,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	}
 	n.bus = b
 	n.hub.bus = b
+	if err := n.openLogins(); err != nil {
+		_ = n.bus.Close()
+		n.closeOwned()
+		return nil, err
+	}
 
 	// Policies are read before the node serves anything (readiness).
 	if err := n.openTenants(ctx); err != nil {
@@ -251,7 +261,7 @@ func (n *Node) DevToken(ttl time.Duration) string {
 // serveWS upgrades GET /v1/ws. Origin and the header token are checked
 // before the upgrade so a refusal is an HTTP problem.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
-	claims, err := n.admitUpgrade(r)
+	claims, cookie, err := n.admitUpgrade(r)
 	if err != nil {
 		n.writeProblem(w, r, err)
 		return
@@ -260,7 +270,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered the request
 	}
-	c := &conn{n: n, ws: ws, id: newConnID()}
+	c := &conn{n: n, ws: ws, id: newConnID(), upgrade: cookie}
 	if claims != nil {
 		c.claims = *claims
 	} else {
@@ -282,35 +292,43 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // admitUpgrade makes the checks done before a WebSocket upgrade: the node
 // is not draining, the browser Origin is allowed, a header token (if any)
-// is valid. It returns the header token's claims (nil without one).
-func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, error) {
+// is valid, a login cookie without a token comes with an allowed Origin.
+// It returns the header token's claims (nil without one), or the login
+// cookie (nil without one; its session is read at hello, where a token
+// still wins).
+func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, *upgradeLogin, error) {
 	if n.draining.Load() {
-		return nil, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID)
+		return nil, nil, problem.New(problem.Unavailable, "node %s is draining: connect to another node", n.cfg.NodeID)
 	}
 	// Before the tenant is known, the origin must be in some list: the
 	// node's or a tenant's (§9).
 	if err := n.originsUnion().Check(r.Header, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tok, present, err := auth.BearerToken(r)
-	if err != nil || !present {
-		return nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if !present {
+		// Without a token, the login cookie (§2.1), read at hello.
+		cookie, err := n.upgradeCookie(r)
+		return nil, cookie, err
 	}
 	cl, err := n.auth.Verify(tok)
 	if err != nil {
 		n.metrics.authFailures.WithLabelValues(string(codeOf(err))).Inc()
-		return nil, err
+		return nil, nil, err
 	}
 	// With the token on the upgrade the tenant is known: it must not be
 	// disabled, and its own origin list applies (a browser sending the
 	// token in hello is checked there).
 	if err := n.admitTenant(cl.Tenant); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := n.tenantOrigins(cl.Tenant).Check(r.Header, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &cl, nil
+	return &cl, nil, nil
 }
 
 // probeWS answers POST /v1/ws with what a WebSocket upgrade from the same
@@ -319,7 +337,7 @@ func (n *Node) admitUpgrade(r *http.Request) (*auth.Claims, error) {
 // only close 1006), so the board asks here why it could not connect; a POST
 // is used because a browser sends a same-origin GET without its Origin.
 func (n *Node) probeWS(w http.ResponseWriter, r *http.Request) {
-	if _, err := n.admitUpgrade(r); err != nil {
+	if _, _, err := n.admitUpgrade(r); err != nil {
 		n.writeProblem(w, r, err)
 		return
 	}

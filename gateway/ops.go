@@ -91,6 +91,9 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	if !welcomed {
 		return
 	}
+	if c.login != "" {
+		n.logins.tracker.Remove(c.login, c)
+	}
 	if c.watchOnly {
 		n.dropWatcher(c)
 		return

@@ -8,36 +8,66 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 )
 
-func TestMainAndChildWindowsAreOneSession(t *testing.T) {
-	tn := startNode(t, nil)
-	watcher, _ := connectUser(t, tn, "w", "acme", "sw", "main")
-	r := watcher.request(map[string]any{"type": "subscribe", "users": []string{"u1"}})
-	if r["type"] != "ok" {
-		t.Fatalf("subscribe: %v", r)
-	}
-	main, w1 := connectUser(t, tn, "u1", "acme", "app1", "main")
-	child, w2 := connectUser(t, tn, "u1", "acme", "app1", "child")
-	if w1["session"] != "app1" || w2["session"] != "app1" {
-		t.Fatalf("sessions: %v %v", w1["session"], w2["session"])
-	}
-	watcher.waitFrame(0, 2*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "online" })
+// connectFunc opens a user's window of an app session and waits for welcome.
+type connectFunc func(user, tenant, session, window string) (*client, map[string]any)
 
-	// Close the child: nothing changes (the session lives on in main).
-	_ = child.ws.Close()
-	// Close main: offline exactly once, after the grace.
-	_ = main.ws.Close()
-	watcher.waitFrame(0, 3*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "offline" })
-	fs := watcher.presenceFrames("u1")
-	if got := statusesOf(fs); got != "online,offline" {
-		t.Fatalf("presence frames: %s", got)
-	}
-	var last float64
-	for _, f := range fs {
-		v := f["version"].(float64)
-		if v <= last {
-			t.Fatalf("version went from %v to %v", last, v)
+// authModes are the two ways a user connection authenticates: a JWT, or a
+// login session kept in Redis by a web app (§2.1) — main windows send its
+// cookie on the upgrade, child windows hello.login. Presence must not tell
+// them apart.
+var authModes = []string{"token", "login"}
+
+// windowsNode starts a node (changed by mod) whose users connect by mode.
+func windowsNode(t *testing.T, mode string, mod func(*Config)) (*testNode, connectFunc) {
+	t.Helper()
+	if mode == "token" {
+		tn := startNode(t, mod)
+		return tn, func(user, tenant, session, window string) (*client, map[string]any) {
+			return connectUser(t, tn, user, tenant, session, window)
 		}
-		last = v
+	}
+	e := startLoginNode(t, mod)
+	return e.tn, func(user, tenant, session, window string) (*client, map[string]any) {
+		id := "login-" + tenant + "-" + user
+		e.session(t, id, user, tenant)
+		return connectLogin(t, e.tn, id, window == "main", session, window)
+	}
+}
+
+func TestMainAndChildWindowsAreOneSession(t *testing.T) {
+	for _, mode := range authModes {
+		t.Run(mode, func(t *testing.T) {
+			tn, connect := windowsNode(t, mode, func(c *Config) { c.Grace = 300 * time.Millisecond })
+			watcher, _ := connectUser(t, tn, "w", "acme", "sw", "main")
+			r := watcher.request(map[string]any{"type": "subscribe", "users": []string{"u1"}})
+			if r["type"] != "ok" {
+				t.Fatalf("subscribe: %v", r)
+			}
+			main, w1 := connect("u1", "acme", "app1", "main")
+			child, w2 := connect("u1", "acme", "app1", "child")
+			if w1["session"] != "app1" || w2["session"] != "app1" {
+				t.Fatalf("sessions: %v %v", w1["session"], w2["session"])
+			}
+			watcher.waitFrame(0, 2*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "online" })
+
+			// Close the child: nothing changes (the session lives on in main).
+			_ = child.ws.Close()
+			// Close main: offline exactly once, after the grace.
+			_ = main.ws.Close()
+			watcher.waitFrame(0, 3*time.Second, func(f map[string]any) bool { return f["type"] == "presence" && f["status"] == "offline" })
+			fs := watcher.presenceFrames("u1")
+			if got := statusesOf(fs); got != "online,offline" {
+				t.Fatalf("presence frames: %s", got)
+			}
+			var last float64
+			for _, f := range fs {
+				v := f["version"].(float64)
+				if v <= last {
+					t.Fatalf("version went from %v to %v", last, v)
+				}
+				last = v
+			}
+		})
 	}
 }
 
@@ -86,32 +116,40 @@ func TestWindowCloseOrders(t *testing.T) {
 		{"child then main", []string{"child", "main"}, "online,offline"},
 		{"main then child", []string{"main", "child"}, "online,offline"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			tn := startNode(t, func(c *Config) { c.Grace = 200 * time.Millisecond })
-			w := watch(t, tn, "u1")
-			wins := map[string]*client{}
-			wins["main"], _ = connectUser(t, tn, "u1", "acme", "app", "main")
-			wins["child"], _ = connectUser(t, tn, "u1", "acme", "app", "child")
-			w.waitFrame(0, 2*time.Second, func(f map[string]any) bool { return f["status"] == "online" })
-			for _, name := range tc.close {
-				_ = wins[name].ws.Close()
-			}
-			if strings.HasSuffix(tc.want, "offline") {
-				w.waitFrame(0, 3*time.Second, func(f map[string]any) bool { return f["status"] == "offline" })
-			} else {
-				// Prove nothing comes: a marker change of another user
-				// arrives after any frame the closes could have caused,
-				// well past the grace.
-				marker(t, tn, w, 3*200*time.Millisecond)
-			}
-			fs := w.presenceFrames("u1")
-			if got := statusesOf(fs); got != tc.want {
-				t.Fatalf("watcher saw %s, want %s", got, tc.want)
-			}
-			checkVersions(t, fs)
-		})
+	for _, mode := range authModes {
+		for _, tc := range cases {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				windowCloseOrder(t, mode, tc.close, tc.want)
+			})
+		}
 	}
+}
+
+// windowCloseOrder opens a main and a child window of one session, closes
+// them in closeOrder and checks the watcher sees exactly want.
+func windowCloseOrder(t *testing.T, mode string, closeOrder []string, want string) {
+	tn, connect := windowsNode(t, mode, func(c *Config) { c.Grace = 200 * time.Millisecond })
+	w := watch(t, tn, "u1")
+	wins := map[string]*client{}
+	wins["main"], _ = connect("u1", "acme", "app", "main")
+	wins["child"], _ = connect("u1", "acme", "app", "child")
+	w.waitFrame(0, 2*time.Second, func(f map[string]any) bool { return f["status"] == "online" })
+	for _, name := range closeOrder {
+		_ = wins[name].ws.Close()
+	}
+	if strings.HasSuffix(want, "offline") {
+		w.waitFrame(0, 3*time.Second, func(f map[string]any) bool { return f["status"] == "offline" })
+	} else {
+		// Prove nothing comes: a marker change of another user
+		// arrives after any frame the closes could have caused,
+		// well past the grace.
+		marker(t, tn, w, 3*200*time.Millisecond)
+	}
+	fs := w.presenceFrames("u1")
+	if got := statusesOf(fs); got != want {
+		t.Fatalf("watcher saw %s, want %s", got, want)
+	}
+	checkVersions(t, fs)
 }
 
 // marker proves that nothing more is coming: it lets d pass (an absence

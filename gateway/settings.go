@@ -75,6 +75,14 @@ func (c *Config) settings() []setting {
 		{"PGW_MAX_HTTP_CONNS_PER_IP", "open HTTP connections per client address; more are answered 429 too_many_requests and closed; WebSockets leave the count once upgraded; behind nginx every client has nginx's address: raise it and cap per client in nginx (limit_conn)", (*intVal)(&c.MaxHTTPConnsPerIP)},
 		{"PGW_EXPIRING_NOTICE", "how long before exp the expiring frame is sent", (*durVal)(&c.ExpiringNotice)},
 		{"PGW_TENANTS", "per-tenant policy file (YAML or JSON, docs/tenants.md) loaded at start for tenants with no stored policy; empty: none", (*strVal)(&c.TenantsFile)},
+		{"PGW_LOGIN_KEY", "web-app login sessions kept in Redis (docs/login-sessions.md): the session hash key with {id} where the id goes, e.g. spring:session:sessions:{id}; empty: login sessions off", (*strVal)(&c.LoginKey)},
+		{"PGW_LOGIN_REDIS_URL", "the app's session Redis, in the format of PGW_REDIS_URL (its own client when it differs); empty: PGW_REDIS_URL", (*strVal)(&c.LoginRedisURL)},
+		{"PGW_LOGIN_COOKIE", "the cookie holding the login session id (upgrade and HTTP API)", (*strVal)(&c.LoginCookie)},
+		{"PGW_LOGIN_COOKIE_BASE64", "the login cookie's value is base64 of the session id, as Spring Session writes it", (*boolVal)(&c.LoginCookieBase64)},
+		{"PGW_LOGIN_USER_FIELD", "the session hash field holding the user id", (*strVal)(&c.LoginUserField)},
+		{"PGW_LOGIN_TENANT_FIELD", "the session hash field holding the tenant id", (*strVal)(&c.LoginTenantField)},
+		{"PGW_LOGIN_ROLES_FIELD", "the session hash field holding the roles (absent: user)", (*strVal)(&c.LoginRolesField)},
+		{"PGW_LOGIN_CHECK", "live login sessions are re-read this often (one HMGET per session); a logout in the app closes their connections within it", (*durVal)(&c.LoginCheck)},
 	}
 }
 
@@ -180,6 +188,18 @@ func (v *floatVal) Set(s string) error {
 		return fmt.Errorf("not a number")
 	}
 	*v = floatVal(f)
+	return nil
+}
+
+type boolVal bool
+
+func (v *boolVal) String() string { return strconv.FormatBool(bool(*v)) }
+func (v *boolVal) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("not true or false")
+	}
+	*v = boolVal(b)
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
 )
@@ -13,20 +15,20 @@ import (
 // openStores opens the presence store and the telephony state: Redis when
 // PGW_REDIS_URL is set (shared by all nodes; the presence store owns the
 // client and closes it), in-process otherwise.
-func openStores(ctx context.Context, cfg Config, opt presence.Options) (presence.Store, ipt.StateStore, error) {
+func openStores(ctx context.Context, cfg Config, opt presence.Options) (presence.Store, ipt.StateStore, redis.UniversalClient, error) {
 	if cfg.RedisURL == "" {
-		return presence.NewMemory(opt), ipt.NewMemoryState(), nil
+		return presence.NewMemory(opt), ipt.NewMemoryState(), nil, nil
 	}
 	client, err := presence.NewRedisClient(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
 	}
 	st, err := presence.NewRedis(ctx, client, opt)
 	if err != nil {
 		_ = client.Close()
-		return nil, nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("PGW_REDIS_URL: %w", err)
 	}
-	return st, ipt.NewRedisState(client, cfg.Prefix), nil
+	return st, ipt.NewRedisState(client, cfg.Prefix), client, nil
 }
 
 // pendingDrops are disconnects the store did not take (it was down), and

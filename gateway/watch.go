@@ -54,7 +54,7 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	}
 	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
-		Expires: claims.Expires.Unix(), Presence: p, Watch: true, Statuses: n.customStatuses(c.tenant)}))
+		Expires: unixOrZero(claims.Expires), Presence: p, Watch: true, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome (watch only)", "conn", c.id, "tenant", c.tenant, "user", c.user)
 	return true
 }

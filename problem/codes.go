@@ -23,6 +23,9 @@ const (
 	TokenAudience        Code = "token_audience"
 	TokenIssuer          Code = "token_issuer"
 	TokenClaims          Code = "token_claims"
+	LoginUnknown         Code = "login_unknown"
+	LoginExpired         Code = "login_expired"
+	LoginClaims          Code = "login_claims"
 	Forbidden            Code = "forbidden"
 	NotFound             Code = "not_found"
 	UnknownSession       Code = "unknown_session"
@@ -53,6 +56,7 @@ const (
 	Shutdown          Code = "shutdown"
 	LoggedOut         Code = "logged_out"
 	InvalidUTF8       Code = "invalid_utf8"
+	LoginRevoked      Code = "login_revoked"
 )
 
 // WebSocket close codes (contract §6). The reconnect rule is what a client
@@ -72,7 +76,8 @@ const (
 	CloseTooBig = 1009
 	// CloseProtocol (4400): a frame other than hello before welcome. Do not reconnect.
 	CloseProtocol = 4400
-	// CloseAuth (4401): a token_* refusal. Reconnect only with a new token.
+	// CloseAuth (4401): a token_* or login_* refusal. Reconnect only with a
+	// new token or login.
 	CloseAuth = 4401
 	// CloseForbidden (4403): session of another user, wrong role, tenant disabled (§9). Do not reconnect.
 	CloseForbidden = 4403
@@ -92,7 +97,7 @@ const (
 	ReconnectNo        Reconnect = "no"
 	ReconnectAtOnce    Reconnect = "at once, with jitter"
 	ReconnectBackoff   Reconnect = "with backoff"
-	ReconnectNewToken  Reconnect = "only with a new token"
+	ReconnectNewToken  Reconnect = "only with a new token or login"
 	ReconnectNotClosed Reconnect = "" // the code never closes a connection
 )
 
@@ -123,6 +128,9 @@ var table = []Info{
 	{TokenAudience, http.StatusUnauthorized, "Token audience wrong", CloseAuth, "aud does not name the configured audience."},
 	{TokenIssuer, http.StatusUnauthorized, "Token issuer wrong", CloseAuth, "iss is not the configured issuer."},
 	{TokenClaims, http.StatusUnauthorized, "Token claims invalid", CloseAuth, "A required claim (sub, tenant, exp) is missing, of the wrong type, or not a valid id; detail names it."},
+	{LoginUnknown, http.StatusUnauthorized, "Login unknown", CloseAuth, "The login session (cookie or hello.login) does not exist in the app's session store, or its id or cookie is unreadable. Log in to the app again."},
+	{LoginExpired, http.StatusUnauthorized, "Login expired", CloseAuth, "The login session is past lastAccessedTime + maxInactiveInterval. Log in to the app again."},
+	{LoginClaims, http.StatusUnauthorized, "Login claims invalid", CloseAuth, "The login session lacks the user or tenant field, or a field is not a valid id or not a readable value; detail names the field."},
 	{Forbidden, http.StatusForbidden, "Forbidden", CloseForbidden, "The caller's role or tenant does not allow this, or the session belongs to another user."},
 	{NotFound, http.StatusNotFound, "Not found", 0, "No such route or resource."},
 	{UnknownSession, http.StatusNotFound, "Unknown session", 0, "No live session has that id."},
@@ -151,6 +159,7 @@ var table = []Info{
 	{Shutdown, 0, "Shutdown", CloseGoingAway, "The node is draining. Reconnect at once, with jitter, to any node."},
 	{LoggedOut, 0, "Logged out", CloseNormal, "The session was logged out. Do not reconnect."},
 	{InvalidUTF8, 0, "Invalid UTF-8", CloseInvalidData, "A text frame is not valid UTF-8 (RFC 6455 §8.1). Fix the client."},
+	{LoginRevoked, 0, "Login revoked", CloseAuth, "The app deleted or expired the login session this connection used (the user logged out of the web app). Reconnect only after a new login."},
 }
 
 var byCode = func() map[Code]Info {

@@ -336,3 +336,7 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 	}
 	return out, nil
 }
+
+// KnownRole reports whether r is one of the contract's roles: the one rule
+// for tokens and login sessions alike.
+func KnownRole(r string) bool { return knownRole(r) }

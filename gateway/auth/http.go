@@ -62,13 +62,17 @@ func b64token(s string) bool {
 // Challenge returns the WWW-Authenticate value for a 401 answering err:
 // `Bearer realm="pgw"`, plus `, error="invalid_token"` when a token was
 // sent and refused (RFC 6750 §3). nil and token_missing mean no token was
-// sent, so no error attribute (RFC 6750 §3.1).
+// sent, so no error attribute (RFC 6750 §3.1); neither is there one for a
+// refused login session (login_*: a cookie, not a bearer token).
 func Challenge(err error) string {
 	if err == nil {
 		return realmChallenge
 	}
-	if p := problem.As(err); p != nil && p.Code == problem.TokenMissing {
-		return realmChallenge
+	if p := problem.As(err); p != nil {
+		switch p.Code {
+		case problem.TokenMissing, problem.LoginUnknown, problem.LoginExpired, problem.LoginClaims:
+			return realmChallenge
+		}
 	}
 	return realmChallenge + `, error="invalid_token"`
 }
