@@ -39,6 +39,15 @@ func (r *run) fault(ctx context.Context, rng *rand.Rand, kind string) {
 	switch kind {
 	case "latency", "timeout", "reset", "stall":
 		ps := e.Proxies()
+		if r.opt.RedisLinksOnly {
+			ps = nil
+			for _, n := range e.Nodes {
+				ps = append(ps, n.RedisPxs...)
+			}
+		}
+		if len(ps) == 0 {
+			return
+		}
 		p := ps[rng.IntN(len(ps))]
 		stream := []string{"upstream", "downstream"}[rng.IntN(2)]
 		var attrs string

@@ -26,7 +26,10 @@ type Options struct {
 	Converge time.Duration
 	History  int      // operations printed on a failure
 	Faults   []string // enabled faults (default AllFaults, less redis for Cluster)
-	Log      func(format string, args ...any)
+	// RedisLinksOnly limits the proxy faults to the nodes' Redis links (no
+	// NATS link faults) and drops the nats fault.
+	RedisLinksOnly bool
+	Log            func(format string, args ...any)
 }
 
 // AllFaults are the faults the schedule draws from.
@@ -142,6 +145,9 @@ func newRun(t testing.TB, opt Options) *run {
 	if opt.Faults == nil {
 		opt.Faults = defaultFaults(opt.Cluster)
 	}
+	if opt.RedisLinksOnly {
+		opt.Faults = slices.DeleteFunc(slices.Clone(opt.Faults), func(f string) bool { return f == "nats" })
+	}
 	if opt.Log == nil {
 		opt.Log = t.Logf
 	}
@@ -250,6 +256,9 @@ func (r *run) replay() string {
 	}
 	if o.Cluster {
 		cmd += " CLUSTER=1"
+	}
+	if o.RedisLinksOnly {
+		cmd += " REDIS_LINKS_ONLY=1"
 	}
 	return cmd
 }
