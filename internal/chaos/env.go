@@ -382,3 +382,23 @@ func (e *Env) RedisUsedMemory(ctx context.Context) (int64, error) {
 	}
 	return 0, fmt.Errorf("unknown redis client %T", e.rdb)
 }
+
+// NodesSettled reports nil when every node's heartbeat is in Redis and no
+// node is marked reaped: nobody is about to be declared dead, and every
+// node that was has re-asserted (its heartbeat consumed the mark).
+func (e *Env) NodesSettled(ctx context.Context) error {
+	for _, n := range e.Nodes {
+		beat, err := e.rdb.Exists(ctx, e.opt.Prefix+":node:{"+n.ID+"}").Result()
+		if err != nil {
+			return err
+		}
+		reaped, err := e.rdb.Exists(ctx, e.opt.Prefix+":reaped:{"+n.ID+"}").Result()
+		if err != nil {
+			return err
+		}
+		if beat == 0 || reaped == 1 {
+			return fmt.Errorf("node %s: heartbeat key %d, reaped mark %d", n.ID, beat, reaped)
+		}
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/loadtest"
 )
 
@@ -26,6 +27,9 @@ type Options struct {
 	Converge time.Duration
 	History  int      // operations printed on a failure
 	Faults   []string // enabled faults (default AllFaults, less redis for Cluster)
+	// KeepGoing reports a broken round as an error and goes on from a fresh
+	// start (every client closed, the bridge resynced) instead of stopping.
+	KeepGoing bool
 	// RedisLinksOnly limits the proxy faults to the nodes' Redis links (no
 	// NATS link faults) and drops the nats fault.
 	RedisLinksOnly bool
@@ -112,20 +116,58 @@ func Run(t testing.TB, opt Options) {
 		t.Fatalf("seed %d: %v", opt.Seed, err)
 	}
 	faultRng := rand.New(rand.NewPCG(opt.Seed, 0xfa))
+	broken := 0
 	for round := 1; ; round++ {
+		r.mu.Lock()
+		r.faults = nil
+		r.mu.Unlock()
 		r.log("round %d: chaos for %v", round, opt.Round)
 		r.chaos(faultRng)
 		r.heal()
 		diff := r.converge(round)
 		if len(diff) > 0 {
-			t.Fatalf("chaos checker: seed %d, round %d: invariants broken\nreplay: %s\n\nfaults injected: %s\n\nlast %d operations:\n%s\n\ndiff:\n%s",
-				opt.Seed, round, r.replay(), strings.Join(r.faults, ", "), len(r.lastOps()), strings.Join(r.lastOps(), "\n"), strings.Join(diff, "\n"))
+			report := fmt.Sprintf("chaos checker: seed %d, round %d: invariants broken\nreplay: %s\n\nfaults injected this round: %s\n\nlast %d operations:\n%s\n\ndiff:\n%s",
+				opt.Seed, round, r.replay(), strings.Join(r.faultList(), ", "), len(r.lastOps()), strings.Join(r.lastOps(), "\n"), strings.Join(diff, "\n"))
+			if !opt.KeepGoing {
+				t.Fatal(report)
+			}
+			t.Error(report)
+			broken++
+			r.freshStart()
+			if diff := r.converge(round); len(diff) > 0 {
+				t.Fatalf("seed %d: no fresh start after round %d:\n%s", opt.Seed, round, strings.Join(diff, "\n"))
+			}
+		} else {
+			opt.Log("seed %d round %d: every invariant holds (%d connections dialed; %s; faults: %s)", opt.Seed, round, len(r.allConns()), r.summary(), strings.Join(r.faultList(), ", "))
 		}
-		opt.Log("seed %d round %d: every invariant holds (%d connections dialed so far; %s; faults so far: %s)", opt.Seed, round, len(r.allConns()), r.summary(), strings.Join(r.faults, ", "))
 		if time.Duration(round)*opt.Round >= opt.Duration {
+			opt.Log("seed %d: %d rounds, %d with broken invariants", opt.Seed, round, broken)
 			return
 		}
 	}
+}
+
+func (r *run) faultList() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.faults...)
+}
+
+// freshStart closes every client (users go home, the bridge reconnects and
+// resyncs) and forgets the connections already judged, so a broken round
+// does not break the next ones.
+func (r *run) freshStart() {
+	r.closeAll()
+	for _, u := range r.users {
+		u.sessions = map[string]*mSession{}
+		u.manual, u.note, u.dirty = "", "", false
+		u.zeroAt, u.offlineSeen = time.Time{}, true
+	}
+	r.bridge.conn, r.bridge.dirty = nil, true
+	r.mu.Lock()
+	r.conns = nil
+	r.mu.Unlock()
+	r.log("fresh start: every client closed")
 }
 
 // newRun starts the servers and builds the model of opt's users.
@@ -244,7 +286,14 @@ func (r *run) heal() {
 	for _, n := range r.env.Nodes {
 		r.env.WaitReady(n, r.opt.Converge)
 	}
-	r.log("healed: proxies clean, every node ready")
+	// A node that was stopped or cut off may still be reaped, or be about
+	// to re-assert: wait until every heartbeat is in and no mark is left.
+	testenv.WaitFor(r.t, r.opt.Converge, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return r.env.NodesSettled(ctx)
+	})
+	r.log("healed: proxies clean, every node ready and heartbeating")
 }
 
 // replay is the command that runs the same schedule again.
