@@ -149,7 +149,7 @@ func TestConnectPrintsFrames(t *testing.T) {
 			`{"type":"subscribe","users":["bob"]}`, `{"type":"status","status":"busy","note":"in a meeting"}`}, getenv, &out, &errb)
 	}()
 	waitOutput(t, &out, `{"type":"welcome","id":1,`, `"session":"app-1"`, `{"type":"ok","id":2,"presence":[{"type":"presence","tenant":"acme","user":"bob","status":"offline"`,
-		`{"id":3,"presence":{"type":"presence","tenant":"acme","user":"alice","status":"busy","note":"in a meeting"`)
+		`{"type":"ok","id":3,"presence":{"type":"presence","tenant":"acme","user":"alice","status":"busy","note":"in a meeting"`)
 	// Bob comes online: alice's connection is pushed the change.
 	var bout, berr syncBuffer
 	bctx, bcancel := context.WithCancel(context.Background())
