@@ -22,6 +22,10 @@ type Config struct {
 	// Addr is the listen address for WebSocket, HTTP API, health and metrics
 	// (PGW_ADDR). Default 127.0.0.1:8080.
 	Addr string
+	// AdminAddr is a second listener for /metrics and /debug/pprof/
+	// (PGW_ADMIN_ADDR). Default empty: none; /metrics stays on Addr and
+	// pprof is served nowhere. When set, Addr serves neither.
+	AdminAddr string
 	// RedisURL selects the Redis store (PGW_REDIS_URL): redis://host:port/db,
 	// or several comma-separated host:port for Redis Cluster. Default empty:
 	// the in-process store (one node only).
@@ -303,6 +307,15 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return bad("PGW_ADDR", "%q is not host:port: %v", c.Addr, err)
+	}
+	if c.AdminAddr != "" {
+		_, port, err := net.SplitHostPort(c.AdminAddr)
+		if err != nil {
+			return bad("PGW_ADMIN_ADDR", "%q is not host:port: %v", c.AdminAddr, err)
+		}
+		if c.AdminAddr == c.Addr && port != "0" {
+			return bad("PGW_ADMIN_ADDR", "%q is PGW_ADDR itself: choose another port (or leave it empty)", c.AdminAddr)
+		}
 	}
 	if c.NodeID != "" && !presence.ValidID(c.NodeID) {
 		return bad("PGW_NODE_ID", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.NodeID)

@@ -25,7 +25,16 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 // Serve is Run on a ready listener.
+// With PGW_ADMIN_ADDR it also binds and serves the admin listener
+// (admin.go), stopped after the drain.
 func (n *Node) Serve(ctx context.Context, l net.Listener) error {
+	stopAdmin, err := n.startAdmin()
+	if err != nil {
+		_ = l.Close()
+		n.Shutdown(context.Background())
+		return err
+	}
+	defer stopAdmin()
 	srv := &http.Server{
 		Handler: n.Handler(),
 		// A request's headers and body must arrive within the request

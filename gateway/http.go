@@ -7,15 +7,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/pgw/pgw/board"
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/problem"
 )
 
 // Handler returns the node's HTTP handler: /v1/ws, the HTTP API, health and
-// metrics.
+// metrics (unless PGW_ADMIN_ADDR moves them to AdminHandler).
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/ws", n.serveWS)
@@ -23,7 +21,9 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("GET /livez", n.livez)
 	mux.HandleFunc("GET /healthz", n.livez)
 	mux.HandleFunc("GET /readyz", n.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	if n.cfg.AdminAddr == "" {
+		mux.Handle("GET /metrics", n.metricsHandler()) // else only on the admin listener (admin.go)
+	}
 	mux.Handle("GET /board/", board.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/board/", http.StatusFound)

@@ -71,6 +71,8 @@ type Node struct {
 	secret []byte
 
 	draining atomic.Bool
+	// adminAddr is the admin listener's bound address (AdminAddr).
+	adminAddr atomic.Pointer[string]
 	// admitMu orders admitting a connection (wg.Add) before Shutdown's
 	// wg.Wait: once stopping is set no connection is admitted.
 	admitMu  sync.Mutex

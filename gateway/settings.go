@@ -31,7 +31,8 @@ func (s setting) flagName() string {
 // empty means, as "empty: ...".
 func (c *Config) settings() []setting {
 	return []setting{
-		{"PGW_ADDR", "listen address: WebSocket /v1/ws, HTTP API, /livez, /readyz, /metrics", (*strVal)(&c.Addr)},
+		{"PGW_ADDR", "listen address: WebSocket /v1/ws, HTTP API, /livez, /readyz, and /metrics unless PGW_ADMIN_ADDR is set", (*strVal)(&c.Addr)},
+		{"PGW_ADMIN_ADDR", "admin listen address (e.g. 127.0.0.1:9090): /metrics and /debug/pprof/ are served there and no longer on PGW_ADDR (404); keep it off the public network; empty: none, /metrics on PGW_ADDR and no pprof", (*strVal)(&c.AdminAddr)},
 		{"PGW_REDIS_URL", "redis://host:port/db (also rediss://), or several comma-separated host:port for Redis Cluster; required for more than one node; empty: in-process store (one node only)", (*strVal)(&c.RedisURL)},
 		{"PGW_NATS_URL", "nats://host:port (or tls://, with user:password@ or token@ when the server wants them), comma-separated for a cluster; required for more than one node; empty: embedded NATS server, in-process only, no listener (one node only)", (*strVal)(&c.NATSURL)},
 		{"PGW_NATS_USER", "user name for an external NATS; empty: none (or in PGW_NATS_URL)", (*strVal)(&c.NATSUser)},
