@@ -872,13 +872,14 @@ public final class PgwClient implements AutoCloseable {
         boolean wasOpen = state == ConnectionState.OPEN;
         // Requests in flight: re-send those that may be, fail the others.
         List<Pending> resend = new ArrayList<>();
+        Pending loggedOut = null; // completed once the client is closed, so its callbacks see CLOSED
         for (Iterator<Pending> it = inflight.values().iterator(); it.hasNext(); ) {
             Pending p = it.next();
             it.remove();
             if (p.timer != null) p.timer.cancel(false);
             if (p == loggingOut && code == 1000) {
                 loggingOut = null;
-                p.future.complete(new JsonObject());
+                loggedOut = p;
             } else if (p.retry) {
                 resend.add(p);
             } else {
@@ -910,8 +911,10 @@ public final class PgwClient implements AutoCloseable {
             closeError = helloError != null ? helloError
                     : new PgwConnectionException(PgwConnectionException.Kind.CLOSED, "the gateway closed the connection: " + code + " " + reason, code, reason);
             toClosed(code, reason, helloError);
+            if (loggedOut != null) loggedOut.future.complete(new JsonObject());
             return;
         }
+        if (loggedOut != null) loggedOut.future.complete(new JsonObject()); // (1000 always closes: not reached)
         attempt++;
         setState(ConnectionState.RECONNECTING, code, reason, delay, attempt, null);
         reconnectTimer = loop.schedule(this::openSocket, delay, TimeUnit.MILLISECONDS);

@@ -250,6 +250,10 @@ class ClientBehaviourTest {
             await(out);
             waitFor("closed", () -> c.getState() == ConnectionState.CLOSED);
             assertEquals(1, gw.server.getRequestCount(), "1000 is final: no reconnect");
+            // One CLOSED, with the server's reason (not a second, local close).
+            long closed = rec.states.stream().filter(x -> x.getState() == ConnectionState.CLOSED).count();
+            assertEquals(1, closed, "CLOSED reported once: " + rec.states);
+            assertEquals("logged_out", rec.states.get(rec.states.size() - 1).getReason());
         }
     }
 
