@@ -215,8 +215,8 @@ describe('against a real gateway (grace 1s)', () => {
     });
     open.push(bridge);
     await bridge.ready();
-    await bridge.request({ type: 'ipt.sync', bridge: 'b1', devices: [{ ext: '1001', user: 'p1', state: 'registered' }] });
-    await bridge.request({ type: 'ipt.event', bridge: 'b1', seq: 1, ext: '1001', user: 'p1', event: 'ringing', call: 'c1', direction: 'inbound', peer: '+4930123' });
+    await bridge.request({ type: 'ipt.sync', bridge: 'bridge1', devices: [{ ext: '1001', user: 'p1', state: 'registered' }] });
+    await bridge.request({ type: 'ipt.event', bridge: 'bridge1', seq: 1, ext: '1001', user: 'p1', event: 'ringing', call: 'c1', direction: 'inbound', peer: '+4930123' });
     await waitFor('the call event', () => calls.length > 0);
     expect(calls[0]).toBe('ringing:1001:c1');
     await waitFor('phone ringing in the view', () => view.get('p1')?.phone?.state === 'ringing');
