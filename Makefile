@@ -25,6 +25,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'BenchmarkConnect|BenchmarkFanout' -benchtime 5000x ./gateway/
 	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
 	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
+	$(GO) test -run '^$$' -bench BenchmarkTrackerCheck -benchtime 50x ./gateway/login/
 
 ## fuzz: a longer outside fuzz of the HTTP API (schemathesis against docs/openapi.yaml and a live
 ## node; FUZZ_SEED=… replays) and the Go fuzz targets, FUZZTIME each (docs/security.md).

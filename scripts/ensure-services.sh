@@ -8,6 +8,10 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+# The Spring Session compatibility test (gateway/spring_login_test.go) builds
+# and runs a Spring Boot app: Maven and a JDK 17.
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 if [ "${PGW_SKIP_BROWSER:-}" = "" ]; then
   command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
   [ -x /usr/bin/chromium ] || need_apt+=(chromium)
