@@ -84,13 +84,27 @@ export interface ClientEvents {
 export interface ConnectOptions {
   /** The gateway's WebSocket URL, e.g. `wss://pgw.example.com/v1/ws`. */
   url: string;
-  /** A JWT. Give this or `getToken`. */
+  /** A JWT. Give this, `getToken`, `login` or `loginCookie`. */
   token?: string;
   /**
    * Returns a fresh JWT. Called before every (re)connect, on `expiring`, and
    * before the token's `expires`; lets the client recover from 4401.
    */
   getToken?: () => string | Promise<string>;
+  /**
+   * A login session id instead of a token: the id of the web app's
+   * server-side session kept in Redis (Spring Session's `session.getId()`),
+   * sent as `hello.login` (gateway docs/login-sessions.md). A login
+   * connection is refused or closed `4401` `login_*` when the web session is
+   * gone; the client then stops (log in to the app again).
+   */
+  login?: string;
+  /**
+   * Authenticate by the web app's login cookie, which the browser sends with
+   * the upgrade itself (a page served on the app's own origin): `hello`
+   * carries no credential. Give `true`.
+   */
+  loginCookie?: boolean;
   /** The session id shared by every window of the app (see `sharedSession`). */
   session?: string;
   /** `main` (default) or `child`. */
@@ -425,7 +439,7 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
     const gen = ++this.generation;
     let token: string;
     try {
-      token = this.opts.getToken ? await this.withTimeout(this.fetchToken(), 'getToken') : (this.token as string);
+      token = this.opts.getToken ? await this.withTimeout(this.fetchToken(), 'getToken') : (this.token ?? '');
     } catch (err) {
       if (gen !== this.generation || this.currentState === 'closed') return;
       this.emit('error', asError(err));
@@ -461,11 +475,14 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
       const hello: ClientFrame = {
         type: 'hello',
         id: this.helloId,
-        token,
         window: this.opts.window ?? 'main',
         device: this.opts.device,
         client: this.opts.client ?? CLIENT_NAME,
       };
+      // One credential: the token, else a login session id; with
+      // loginCookie none (the browser sent the app's cookie with the upgrade).
+      if (token !== '') hello.token = token;
+      else if (this.opts.login !== undefined) hello.login = this.opts.login;
       if (this.sessionId) hello.session = this.sessionId;
       this.rawSend(ws, hello);
     };

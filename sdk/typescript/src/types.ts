@@ -65,7 +65,7 @@ export interface Welcome {
   node: string;
   /** Server ping period in milliseconds. */
   heartbeat: number;
-  /** The token's `exp`, Unix seconds. */
+  /** The token's `exp`, Unix seconds; for a login session its expiry when read, 0 when it never expires. */
   expires: number;
   /** The caller's own presence. */
   presence: Presence;

@@ -110,7 +110,7 @@ export function checkTarget(method: string, target: unknown): NormalTarget {
 export function checkConnectOptions(o: unknown): void {
   const m = 'connect';
   if (!o || typeof o !== 'object') {
-    throw new PgwArgumentError(m, 'options', 'is required: { url, token | getToken, device, session?, window? }');
+    throw new PgwArgumentError(m, 'options', 'is required: { url, token | getToken | login | loginCookie, device, session?, window? }');
   }
   const opts = o as Record<string, unknown>;
   if (typeof opts.url !== 'string' || opts.url === '') {
@@ -119,11 +119,20 @@ export function checkConnectOptions(o: unknown): void {
   if (!/^wss?:\/\//i.test(opts.url)) {
     throw new PgwArgumentError(m, 'url', `must start with ws:// or wss:// (got ${describe(opts.url)})`);
   }
-  if (opts.token !== undefined && opts.getToken !== undefined) {
-    throw new PgwArgumentError(m, 'token', 'and "getToken" are exclusive: give one');
+  const credentials = (['token', 'getToken', 'login', 'loginCookie'] as const).filter((k) => opts[k] !== undefined);
+  if (credentials.length > 1) {
+    throw new PgwArgumentError(m, credentials[0], `and "${credentials[1]}" are exclusive: give one`);
   }
-  if (opts.token === undefined && opts.getToken === undefined) {
-    throw new PgwArgumentError(m, 'token', 'is required: give token (a JWT) or getToken (a function returning one)');
+  if (credentials.length === 0) {
+    throw new PgwArgumentError(
+      m,
+      'token',
+      'is required: give token (a JWT) or getToken (a function returning one); or, with login sessions, login (a session id) or loginCookie: true',
+    );
+  }
+  if (opts.login !== undefined) checkId(m, 'login', opts.login);
+  if (opts.loginCookie !== undefined && opts.loginCookie !== true) {
+    throw new PgwArgumentError(m, 'loginCookie', `must be true when given (got ${describe(opts.loginCookie)})`);
   }
   if (opts.token !== undefined && (typeof opts.token !== 'string' || opts.token === '')) {
     throw new PgwArgumentError(m, 'token', `must be a non-empty string (got ${describe(opts.token)})`);

@@ -222,9 +222,11 @@ export interface paths {
          * WebSocket upgrade
          * @description Upgrades to the WebSocket protocol of docs/protocol.md. The token may
          *     come in this request's `Authorization` header or in the `hello` frame
-         *     (browsers cannot set headers), never in the query string. A refused
-         *     header token or browser `Origin`, or a draining node, is answered with
-         *     a problem and no upgrade.
+         *     (browsers cannot set headers), never in the query string; or a login
+         *     session: the login cookie on this request or `hello.login`. A refused
+         *     header token or browser `Origin`, a login cookie without an allowed
+         *     `Origin`, or a draining node, is answered with a problem and no
+         *     upgrade.
          */
         get: operations["webSocket"];
         put?: never;
@@ -561,7 +563,7 @@ export interface components {
          * @description The codes an HTTP answer can carry (generated list checked by a test against the code table).
          * @enum {string}
          */
-        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "tenant_disabled" | "precondition_failed" | "precondition_required" | "internal" | "bad_request" | "request_timeout" | "header_too_large" | "too_many_requests";
+        ProblemCode: "invalid_argument" | "malformed_frame" | "malformed_json" | "unknown_type" | "unknown_field" | "token_missing" | "token_malformed" | "token_algorithm" | "token_signature" | "token_unknown_key" | "token_expired" | "token_not_yet_valid" | "token_audience" | "token_issuer" | "token_claims" | "login_unknown" | "login_expired" | "login_claims" | "forbidden" | "not_found" | "unknown_session" | "unknown_extension" | "method_not_allowed" | "user_offline" | "payload_too_large" | "too_many_subscriptions" | "unsupported_media_type" | "rate_limited" | "too_many_connections" | "unavailable" | "tenant_disabled" | "precondition_failed" | "precondition_required" | "internal" | "bad_request" | "request_timeout" | "header_too_large" | "too_many_requests";
     };
     responses: {
         /** @description The process runs. */
