@@ -120,6 +120,12 @@ type Config struct {
 	// (a whole second without a dropped frame) in between
 	// (PGW_RATE_SUSTAIN). Default 5s.
 	RateSustain time.Duration
+	// ResyncEvery is the period of the node's anti-entropy: every watched
+	// user is re-read from the store this often and what a lost NATS
+	// message or a store call whose reply was lost kept from the node's
+	// subscribers is delivered then (PGW_RESYNC_EVERY; 0 turns it off).
+	// Default 10s: a subscriber is never stuck longer than that.
+	ResyncEvery time.Duration
 	// OutboundQueue is how many frames may wait for a slow client before it
 	// is closed 1008 slow_consumer (PGW_OUTBOUND_QUEUE). Default 256.
 	OutboundQueue int
@@ -199,6 +205,7 @@ func DefaultConfig() Config {
 		RateLimit:         50,
 		RateBurst:         100,
 		RateSustain:       5 * time.Second,
+		ResyncEvery:       10 * time.Second,
 		OutboundQueue:     256,
 		MaxSubscriptions:  10000,
 		MaxConnsPerUser:   p.MaxConnsPerUser,
@@ -368,6 +375,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Drain < 0 {
 		return bad("PGW_DRAIN", "must not be negative, got %v", c.Drain)
+	}
+	if c.ResyncEvery < 0 {
+		return bad("PGW_RESYNC_EVERY", "must not be negative (0 turns the periodic re-read off), got %v", c.ResyncEvery)
 	}
 	if c.PongWait <= c.Heartbeat {
 		return bad("PGW_PONG_WAIT", "(%v) must be longer than PGW_HEARTBEAT (%v)", c.PongWait, c.Heartbeat)

@@ -18,6 +18,9 @@ func (n *Node) startLoops() {
 	n.loop("grace", n.graceTick(), n.expireGrace)
 	n.loop("bridges", time.Second, n.expireHTTPBridges)
 	n.loop("rereads", time.Second, n.rereadLoop)
+	if n.cfg.ResyncEvery > 0 {
+		n.loop("anti-entropy", n.cfg.ResyncEvery, n.antiEntropy)
+	}
 }
 
 // graceTick is how often pending grace expiries are checked: a twentieth of

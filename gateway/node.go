@@ -44,7 +44,8 @@ type Node struct {
 	tenantRedis redis.UniversalClient
 	pending     pendingDrops
 	manual      manualStatuses
-	recent      recentPublishes // republished after a NATS reconnect
+	recent      recentPublishes      // republished after a NATS reconnect
+	forgotten   map[userKey]struct{} // antiEntropy's loop only: users the store forgot last round
 	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
 	lastBeat time.Time
 	bus      *bus.Bus
@@ -418,10 +419,43 @@ func (n *Node) onCall(tenant, user string, data []byte) {
 // have been lost) and delivers what changed.
 func (n *Node) resync() {
 	n.resyncTenants()
-	users, tenants := n.hub.watched()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n.republish(ctx)
+	n.reread(ctx, nil)
+	n.metrics.resyncs.Inc()
+}
+
+// antiEntropy is the periodic re-read (PGW_RESYNC_EVERY). A NATS reconnect
+// resyncs, but some losses leave no trace the node can see: a publish that
+// a stalled link swallowed before the client noticed, a store call that ran
+// in Redis but whose reply was lost (the grace expiry or the reaper then
+// publishes nothing, and nothing publishes that change later). Re-reading
+// what the node's connections watch bounds how long any of them can leave
+// a subscriber stale, whatever the cause; a re-read that finds nothing new
+// delivers nothing (the hub drops versions it has shown).
+//
+// A user the store has forgotten while this node shows them present is
+// published offline only when two rounds in a row find it so: right after
+// Redis restarted empty the store knows nobody until the nodes holding
+// connections re-assert them (within a heartbeat), and publishing offline
+// in between would make present users flap.
+func (n *Node) antiEntropy(ctx context.Context, _ time.Time) {
+	seen := n.forgotten
+	n.forgotten = map[userKey]struct{}{}
+	n.reread(ctx, func(k userKey) bool {
+		n.forgotten[k] = struct{}{}
+		_, again := seen[k]
+		return again
+	})
+}
+
+// reread reads every user this node's connections watch from the store and
+// delivers what is newer than what the node has shown. A user the store no
+// longer knows but the node shows present is published offline, above the
+// version shown, when confirm (nil: always) agrees.
+func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
+	users, tenants := n.hub.watched()
 	deliver := func(ps []presence.Presence) {
 		for _, p := range ps {
 			if p.Version == 0 {
@@ -429,7 +463,8 @@ func (n *Node) resync() {
 				// lost it): if this node still shows the user present,
 				// publish offline with a version above the one shown, or
 				// subscribers would stay stuck online.
-				if v, present := n.hub.shownPresent(p.Tenant, p.User); present {
+				v, present := n.hub.shownPresent(p.Tenant, p.User)
+				if present && (confirm == nil || confirm(userKey{p.Tenant, p.User})) {
 					now := time.Now()
 					p.Version, p.Since = presence.NextVersion(v, now), presence.FormatSince(now)
 					n.publish(presence.Change{Presence: p, Changed: true})
@@ -459,7 +494,6 @@ func (n *Node) resync() {
 			deliver(ps)
 		}
 	}
-	n.metrics.resyncs.Inc()
 }
 
 // reassert registers every local connection again, with its session's idle
