@@ -151,7 +151,7 @@ func TestClusterMainAndChildOnTwoNodes(t *testing.T) {
 			if wel["node"] != "n2" || wel["session"] != "app" {
 				t.Fatalf("child welcome %v", wel)
 			}
-			w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "online" })
+			w.waitFrame(0, 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "online" })
 			for _, name := range tc.close {
 				_ = wins[name].ws.Close()
 			}
@@ -162,7 +162,7 @@ func TestClusterMainAndChildOnTwoNodes(t *testing.T) {
 				}
 			}
 			if strings.HasSuffix(tc.want, "offline") {
-				w.waitFrame(0, grace+5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
+				w.waitFrame(0, grace+20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
 			}
 			// Past the grace, a marker change proves every frame the closes
 			// could have caused has arrived.
@@ -198,11 +198,11 @@ func TestClusterWindowsClosedAtOnce(t *testing.T) {
 		a, _ := connectUser(t, n1, "u1", "acme", session, "main")
 		b, _ := connectUser(t, n2, "u1", "acme", session, "child")
 		for i, w := range watchers {
-			_, from[i] = w.waitFrame(from[i], 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "online" })
+			_, from[i] = w.waitFrame(from[i], 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "online" })
 		}
 		closeTogether(a, b)
 		for i, w := range watchers {
-			w.waitFrame(from[i], 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
+			w.waitFrame(from[i], 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
 		}
 	}
 	marker(t, cl.nodes[2], watchers[2], 300*time.Millisecond)
@@ -240,7 +240,7 @@ func TestClusterNoConnKeysLeft(t *testing.T) {
 		_ = c.ws.Close()
 	}
 	closeTogether(clients[len(clients)/2:]...)
-	testenv.WaitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 20*time.Second, func() error {
 		for _, pattern := range []string{"pgw:conn:*", "pgw:sid:*"} {
 			if keys := cl.keys(t, pattern); len(keys) > 0 {
 				return fmt.Errorf("%d keys %s left: %v", len(keys), pattern, keys)
@@ -276,7 +276,7 @@ func TestClusterLogoutClosesWindowsOnOtherNodes(t *testing.T) {
 	main, _ := connectUser(t, n1, "u1", "acme", "app", "main")
 	child, _ := connectUser(t, n2, "u1", "acme", "app", "child")
 	other, _ := connectUser(t, n3, "u1", "acme", "phone-app", "main")
-	w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["sessions"] == float64(2) })
+	w.waitFrame(0, 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["sessions"] == float64(2) })
 	if r := main.request(map[string]any{"type": "logout"}); r["type"] != "ok" {
 		t.Fatalf("logout: %v", r)
 	}
@@ -285,17 +285,17 @@ func TestClusterLogoutClosesWindowsOnOtherNodes(t *testing.T) {
 		if ce.Code != 1000 || ce.Text != "logged_out" {
 			t.Fatalf("%s: close %v", name, ce)
 		}
-		if bye, _ := c.waitFrame(0, time.Second, func(f map[string]any) bool { return f["type"] == "bye" }); bye["reason"] != "logged_out" {
+		if bye, _ := c.waitFrame(0, 10*time.Second, func(f map[string]any) bool { return f["type"] == "bye" }); bye["reason"] != "logged_out" {
 			t.Fatalf("%s: bye %v", name, bye)
 		}
 	}
-	w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["sessions"] == float64(1) })
+	w.waitFrame(0, 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["sessions"] == float64(1) })
 	if r := other.request(map[string]any{"type": "logout"}); r["type"] != "ok" {
 		t.Fatal(r)
 	}
-	w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
+	w.waitFrame(0, 20*time.Second, func(f map[string]any) bool { return f["user"] == "u1" && f["status"] == "offline" })
 	checkVersions(t, w.presenceFrames("u1"))
-	testenv.WaitFor(t, 5*time.Second, func() error {
+	testenv.WaitFor(t, 20*time.Second, func() error {
 		if keys, _ := cl.connKeysOf(t, ""); len(keys) != 1 { // the watcher's own
 			return fmt.Errorf(":conn: keys %v, want only the watcher's", keys)
 		}
@@ -308,7 +308,7 @@ func TestClusterTelephony(t *testing.T) {
 	n1, n2, n3 := cl.nodes[0], cl.nodes[1], cl.nodes[2]
 	w := watch(t, n3, "alice")
 	alice, _ := connectUser(t, n2, "alice", "acme", "desk", "main")
-	w.waitFrame(0, 5*time.Second, func(f map[string]any) bool { return f["user"] == "alice" && f["status"] == "online" })
+	w.waitFrame(0, 20*time.Second, func(f map[string]any) bool { return f["user"] == "alice" && f["status"] == "online" })
 
 	bridgeHello := func(n *testNode) *client {
 		t.Helper()
@@ -326,7 +326,7 @@ func TestClusterTelephony(t *testing.T) {
 	}
 	wantPhone := func(from int, state string) int {
 		t.Helper()
-		f, i := w.waitFrame(from, 5*time.Second, func(f map[string]any) bool { return f["user"] == "alice" && clusterPhoneState(f) == state })
+		f, i := w.waitFrame(from, 20*time.Second, func(f map[string]any) bool { return f["user"] == "alice" && clusterPhoneState(f) == state })
 		if f["status"] != "online" {
 			t.Fatalf("the phone must overlay, not replace the status: %v", f)
 		}
@@ -334,7 +334,7 @@ func TestClusterTelephony(t *testing.T) {
 	}
 	wantCall := func(from int, event string) int {
 		t.Helper()
-		f, i := alice.waitFrame(from, 5*time.Second, func(f map[string]any) bool { return f["type"] == "call" && f["event"] == event })
+		f, i := alice.waitFrame(from, 20*time.Second, func(f map[string]any) bool { return f["type"] == "call" && f["event"] == event })
 		if f["ext"] != "1001" || f["user"] != "alice" {
 			t.Fatalf("call frame %v", f)
 		}
