@@ -103,7 +103,7 @@ describe('board on the real gateway', () => {
   });
 
   test('telephony from a bridge shows phone states and a running call timer', async () => {
-    const bridge = await connect('pbx-bridge', { device: 'bridge' }, 'bridge');
+    const bridge = await connect('pbx1', { device: 'bridge' }, 'bridge'); // reports as its token's sub
     const since = new Date(Date.now() - 125_000).toISOString();
     await bridge.ok({
       type: 'ipt.sync', bridge: 'pbx1', devices: [
