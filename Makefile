@@ -35,6 +35,7 @@ fuzz:
 	SEED=$(FUZZ_SEED) ./scripts/schemathesis.sh long
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./gateway/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyClaims$$' -fuzztime $(FUZZTIME) ./gateway/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoginDecode$$' -fuzztime $(FUZZTIME) ./gateway/login/
 
 ## chaos: the model-based fault checker, longer (docs/chaos.md). SEED=… replays a run.
 SEED     ?= 1
