@@ -1,6 +1,8 @@
 package bus
 
-import "strings"
+import (
+	"strings"
+)
 
 // Subjects builds the NATS subjects of one prefix (PGW_PREFIX):
 //
@@ -9,7 +11,7 @@ import "strings"
 //	<prefix>.node.<node>                control messages for one node
 //	<prefix>.tenant.<tenant>            a tenant's policy record (§9)
 //
-// Tenant, user and node ids are validated by the caller (presence.ValidID),
+// Tenant, user and node ids are validated by the caller (wire.ValidID),
 // so they never contain '.', '*' or '>'.
 type Subjects struct{ Prefix string }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // The presence routes. The tenant always comes from the token: a user of
@@ -113,8 +114,8 @@ func actsFor(cl auth.Claims, user string) bool {
 
 // checkPathID checks an id taken from the path (contract §2 id rule).
 func checkPathID(name, v string) error {
-	if !presence.ValidID(v) {
-		return problem.Field(name, "%s is not a valid id (^[A-Za-z0-9_-]{1,128}$)", quote(v))
+	if !wire.ValidID(v) {
+		return problem.Field(name, "%s is not a valid id ("+wire.IDPattern+")", quote(v))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pgw/pgw/gateway/origin"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Config is everything a node is told. DefaultConfig documents each default;
@@ -324,11 +325,11 @@ func (c *Config) Validate() error {
 			return bad("PGW_ADMIN_ADDR", "%q is PGW_ADDR itself: choose another port (or leave it empty)", c.AdminAddr)
 		}
 	}
-	if c.NodeID != "" && !presence.ValidID(c.NodeID) {
-		return bad("PGW_NODE_ID", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.NodeID)
+	if c.NodeID != "" && !wire.ValidID(c.NodeID) {
+		return bad("PGW_NODE_ID", "%q must match "+wire.IDPattern, c.NodeID)
 	}
-	if !presence.ValidID(c.Prefix) {
-		return bad("PGW_PREFIX", "%q must match ^[A-Za-z0-9_-]{1,128}$", c.Prefix)
+	if !wire.ValidID(c.Prefix) {
+		return bad("PGW_PREFIX", "%q must match "+wire.IDPattern, c.Prefix)
 	}
 	if c.NATSURL != "" && c.busSecret() == "" {
 		return bad("PGW_CLUSTER_SECRET", "is required with PGW_NATS_URL when PGW_JWT_SECRET is not set (nodes sign their NATS messages with it)")

@@ -11,23 +11,8 @@ import (
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
+	"github.com/pgw/pgw/wire"
 )
-
-// Frame types of the contract (§3.1, §3.2).
-const (
-	typeHello       = "hello"
-	typeStatus      = "status"
-	typeIdle        = "idle"
-	typeSubscribe   = "subscribe"
-	typeUnsubscribe = "unsubscribe"
-	typeLogout      = "logout"
-	typeRefresh     = "refresh"
-	typeIPTSync     = "ipt.sync"
-	typeIPTEvent    = "ipt.event"
-)
-
-// maxIDLen is the longest string id a frame may carry.
-const maxIDLen = 64
 
 // frame is a decoded client frame. Fields of every type are decoded at once:
 // a frame's own type decides which matter. Pointers tell absent from zero.
@@ -111,8 +96,8 @@ func checkID(id json.RawMessage) *problem.Problem {
 		if err := json.Unmarshal(id, &s); err != nil {
 			return problem.Field("id", "is not a valid string")
 		}
-		if n := len([]rune(s)); n > maxIDLen {
-			return problem.Field("id", "must be at most %d characters, got %d", maxIDLen, n)
+		if n := len([]rune(s)); n > wire.MaxFrameIDLen {
+			return problem.Field("id", "must be at most %d characters, got %d", wire.MaxFrameIDLen, n)
 		}
 		return nil
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
@@ -172,9 +157,9 @@ func checkUsers(users []string, max int) *problem.Problem {
 	}
 	var errs []problem.FieldError
 	for i, u := range users {
-		if !presence.ValidID(u) {
+		if !wire.ValidID(u) {
 			errs = append(errs, problem.FieldError{Field: "users[" + strconv.Itoa(i) + "]",
-				Reason: fmt.Sprintf("%q is not a valid user id (^[A-Za-z0-9_-]{1,128}$)", problem.Excerpt(u, 40))})
+				Reason: fmt.Sprintf("%q is not a valid user id ("+wire.IDPattern+")", problem.Excerpt(u, 40))})
 		}
 	}
 	if len(errs) > 0 {
@@ -260,7 +245,7 @@ func byeFrame(reason problem.Code) []byte {
 	b, _ := json.Marshal(struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
-	}{"bye", string(reason)})
+	}{wire.Bye, string(reason)})
 	return b
 }
 

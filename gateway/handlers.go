@@ -13,6 +13,7 @@ import (
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
+	"github.com/pgw/pgw/wire"
 )
 
 // opTimeout bounds the store and bus work of one frame.
@@ -28,7 +29,7 @@ func (c *conn) handle(data []byte) bool {
 	}
 	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
 	if !welcomed {
-		if p == nil && f.Type != typeHello {
+		if p == nil && f.Type != wire.Hello {
 			p = problem.New(problem.ProtocolViolation, "the first frame must be hello, got %q", problem.Excerpt(f.Type, 40))
 		}
 		if p != nil {
@@ -59,29 +60,29 @@ func (c *conn) handle(data []byte) bool {
 	var res reply
 	var err error
 	switch f.Type {
-	case typeHello:
+	case wire.Hello:
 		err = problem.Field("type", "hello was already accepted on this connection")
-	case typeStatus:
+	case wire.Status:
 		res, err = c.status(ctx, f)
-	case typeIdle:
+	case wire.Idle:
 		res, err = c.idle(ctx, f)
-	case typeSubscribe:
+	case wire.Subscribe:
 		// subscribe queues its own reply, ordered with the pushes.
 		if err = c.subscribe(ctx, f); err == nil {
 			return true
 		}
-	case typeUnsubscribe:
+	case wire.Unsubscribe:
 		err = c.unsubscribe(f)
-	case typeLogout:
+	case wire.Logout:
 		return c.logout(ctx, f)
-	case typeRefresh:
+	case wire.Refresh:
 		res, err = c.refresh(f)
 		if errors.Is(err, errRoleLost) {
 			c.reply(f.ID, err)
 			c.closeWith(problem.CloseForbidden, problem.Forbidden, true)
 			return false
 		}
-	case typeIPTSync, typeIPTEvent:
+	case wire.IPTSync, wire.IPTEvent:
 		res, err = c.ipt(ctx, f)
 	default:
 		err = problem.New(problem.UnknownType, "type %q is not a frame type of this protocol", problem.Excerpt(f.Type, 40))
@@ -101,14 +102,14 @@ func (c *conn) handle(data []byte) bool {
 // per bad field.
 func checkFrame(f *frame, maxBatch int, pol *tenant.Policy) error {
 	switch f.Type {
-	case typeStatus:
+	case wire.Status:
 		_, _, err := checkStatus(f.Status, f.Note, pol)
 		return err
-	case typeIdle:
+	case wire.Idle:
 		if f.Idle == nil {
 			return problem.Field("idle", "is required: true or false")
 		}
-	case typeSubscribe, typeUnsubscribe:
+	case wire.Subscribe, wire.Unsubscribe:
 		if p := checkUsers(f.Users, maxBatch); p != nil {
 			return p
 		}
@@ -140,7 +141,7 @@ func (c *conn) reply(id json.RawMessage, err error) {
 		c.n.log.Error("frame failed", "conn", c.id, "session", c.session, "err", err)
 	}
 	c.n.metrics.errors.WithLabelValues(string(p.Code)).Inc()
-	c.send(mustJSON(errorFrame{Type: "error", ID: id, Error: p}))
+	c.send(mustJSON(errorFrame{Type: wire.Error, ID: id, Error: p}))
 }
 
 // okWith encodes, once, the ok frame answering id: {"type":"ok","id":…}
@@ -150,7 +151,7 @@ func okWith(id json.RawMessage, res reply) []byte {
 		res = &okHeader{}
 	}
 	h := res.header()
-	h.Type, h.ID = "ok", id
+	h.Type, h.ID = wire.OK, id
 	return mustJSON(res)
 }
 
@@ -213,8 +214,8 @@ func (c *conn) hello(f *frame) bool {
 	case !presence.ValidDevice(device):
 		errs = append(errs, problem.FieldError{Field: "device", Reason: "must be one of desktop, web, mobile, bridge, got " + quote(device)})
 	}
-	if f.Session != "" && !presence.ValidID(f.Session) {
-		errs = append(errs, problem.FieldError{Field: "session", Reason: "must match ^[A-Za-z0-9_-]{1,128}$"})
+	if f.Session != "" && !wire.ValidID(f.Session) {
+		errs = append(errs, problem.FieldError{Field: "session", Reason: "must match " + wire.IDPattern})
 	}
 	if len(f.Client) > 128 {
 		errs = append(errs, problem.FieldError{Field: "client", Reason: "must be at most 128 characters (name/version)"})
@@ -289,7 +290,7 @@ func (c *conn) hello(f *frame) bool {
 	}
 	n.publish(ch)
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
-	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
+	c.send(mustJSON(welcomeFrame{Type: wire.Welcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: unixOrZero(claims.Expires), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
@@ -307,10 +308,10 @@ func (c *conn) userOnly(frameType string) error {
 }
 
 func (c *conn) status(ctx context.Context, f *frame) (reply, error) {
-	if err := c.userOnly(typeStatus); err != nil {
+	if err := c.userOnly(wire.Status); err != nil {
 		return nil, err
 	}
-	if err := c.present(typeStatus); err != nil {
+	if err := c.present(wire.Status); err != nil {
 		return nil, err
 	}
 	st, note, err := checkStatus(f.Status, f.Note, c.n.policy(c.tenant))
@@ -363,10 +364,10 @@ func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, str
 }
 
 func (c *conn) idle(ctx context.Context, f *frame) (reply, error) {
-	if err := c.userOnly(typeIdle); err != nil {
+	if err := c.userOnly(wire.Idle); err != nil {
 		return nil, err
 	}
-	if err := c.present(typeIdle); err != nil {
+	if err := c.present(wire.Idle); err != nil {
 		return nil, err
 	}
 	if f.Idle == nil {
@@ -385,7 +386,7 @@ func (c *conn) idle(ctx context.Context, f *frame) (reply, error) {
 
 func (c *conn) subscribe(ctx context.Context, f *frame) error {
 	n := c.n
-	if err := c.userOnly(typeSubscribe); err != nil {
+	if err := c.userOnly(wire.Subscribe); err != nil {
 		return err
 	}
 	tenant := f.Tenant != nil && *f.Tenant
@@ -423,12 +424,12 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 		return userSnap, tenantSnap, err
 	}
 	return n.hub.subscribe(c, users, tenant, read, func(list []json.RawMessage) []byte {
-		return mustJSON(presenceListFrame{Type: "ok", ID: f.ID, Presence: list})
+		return mustJSON(presenceListFrame{Type: wire.OK, ID: f.ID, Presence: list})
 	})
 }
 
 func (c *conn) unsubscribe(f *frame) error {
-	if err := c.userOnly(typeUnsubscribe); err != nil {
+	if err := c.userOnly(wire.Unsubscribe); err != nil {
 		return err
 	}
 	tenant := f.Tenant != nil && *f.Tenant
@@ -443,11 +444,11 @@ func (c *conn) unsubscribe(f *frame) error {
 }
 
 func (c *conn) logout(ctx context.Context, f *frame) bool {
-	if err := c.userOnly(typeLogout); err != nil {
+	if err := c.userOnly(wire.Logout); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}
-	if err := c.present(typeLogout); err != nil {
+	if err := c.present(wire.Logout); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}

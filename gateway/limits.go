@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgw/pgw/wire"
 	"golang.org/x/time/rate"
 )
 
@@ -42,7 +43,7 @@ func (f *flood) dropped(now time.Time, sustain time.Duration) bool {
 // by all of the user's connections and HTTP requests on this node.
 func writesStore(frameType string) bool {
 	switch frameType {
-	case typeStatus, typeIdle, typeSubscribe, typeLogout, typeIPTSync, typeIPTEvent:
+	case wire.Status, wire.Idle, wire.Subscribe, wire.Logout, wire.IPTSync, wire.IPTEvent:
 		return true
 	}
 	return false

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // startLoops starts the node's background work; Shutdown stops it.
@@ -81,7 +82,7 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 		case expired:
 			c.closeWith(problem.CloseAuth, problem.TokenExpired, true)
 		case notify:
-			c.send(mustJSON(expiringFrame{Type: "expiring", Expires: exp.Unix()}))
+			c.send(mustJSON(expiringFrame{Type: wire.Expiring, Expires: exp.Unix()}))
 		}
 		if ping && !expired {
 			c.ping()

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // metrics are the node's Prometheus metrics, on a registry of its own (no
@@ -74,7 +75,7 @@ func frameLabel(t string, p *problem.Problem) string {
 		return "invalid"
 	}
 	switch t {
-	case typeHello, typeStatus, typeIdle, typeSubscribe, typeUnsubscribe, typeLogout, typeRefresh, typeIPTSync, typeIPTEvent:
+	case wire.Hello, wire.Status, wire.Idle, wire.Subscribe, wire.Unsubscribe, wire.Logout, wire.Refresh, wire.IPTSync, wire.IPTEvent:
 		return t
 	}
 	return "unknown"

@@ -9,6 +9,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // mayReport is the one rule for the bridge ids a token may report, over
@@ -30,7 +31,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 	c.mu.Lock()
 	claims := c.claims // the current token: a refresh applies at once
 	c.mu.Unlock()
-	if f.Type == typeIPTSync {
+	if f.Type == wire.IPTSync {
 		var m ipt.Sync
 		if err := decodeInto(f.raw, &m); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Watch-only connections (hello "watch": true, docs/protocol.md
@@ -52,7 +53,7 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	if len(own) == 1 {
 		p = own[0]
 	}
-	c.send(mustJSON(welcomeFrame{Type: "welcome", ID: f.ID, Conn: c.id, Session: session, User: c.user,
+	c.send(mustJSON(welcomeFrame{Type: wire.Welcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: unixOrZero(claims.Expires), Presence: p, Watch: true, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome (watch only)", "conn", c.id, "tenant", c.tenant, "user", c.user)

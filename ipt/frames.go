@@ -8,29 +8,7 @@ import (
 
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
-)
-
-// Device states a bridge reports in ipt.sync (§3.1).
-const (
-	SyncRegistered   = "registered"
-	SyncUnregistered = "unregistered"
-)
-
-// Events of ipt.event (§3.1); the same words are the `event` of a call frame.
-const (
-	EvRegistered   = "registered"
-	EvUnregistered = "unregistered"
-	EvRinging      = "ringing"
-	EvAnswered     = "answered"
-	EvHeld         = "held"
-	EvResumed      = "resumed"
-	EvEnded        = "ended"
-)
-
-// Call directions.
-const (
-	Inbound  = "inbound"
-	Outbound = "outbound"
+	"github.com/pgw/pgw/wire"
 )
 
 // CallEnded is the state of a CALL that is over; reasons say why.
@@ -43,7 +21,7 @@ const (
 	ReasonUnregistered = "unregistered" // the device unregistered during the call
 )
 
-// Limits of the free-text fields; ids follow presence.ValidID.
+// Limits of the free-text fields; ids follow wire.ValidID.
 const (
 	maxCallIDLen = 128
 	maxPeerLen   = 128
@@ -58,41 +36,19 @@ var extPattern = regexp.MustCompile(`^[A-Za-z0-9_+#*.@-]{1,64}$`)
 func ValidExt(s string) bool { return extPattern.MatchString(s) }
 
 // CallInfo is a call as a bridge reports it in ipt.sync.
-type CallInfo struct {
-	ID        string `json:"id"`
-	State     string `json:"state"`
-	Direction string `json:"direction,omitempty"`
-	Peer      string `json:"peer,omitempty"`
-	Since     string `json:"since,omitempty"`
-}
+type CallInfo = wire.SyncCall
 
 // SyncDevice is one device of an ipt.sync.
-type SyncDevice struct {
-	Ext   string    `json:"ext"`
-	User  string    `json:"user"`
-	State string    `json:"state"`
-	Call  *CallInfo `json:"call,omitempty"`
-}
+type SyncDevice = wire.Device
 
-// Sync is the ipt.sync frame (and the body of POST /v1/ipt/sync): the full
-// truth of every device behind one bridge.
-type Sync struct {
-	Bridge  string       `json:"bridge"`
-	Devices []SyncDevice `json:"devices"`
-}
+// Sync is the ipt.sync frame's body (and the body of POST /v1/ipt/sync):
+// the full truth of every device behind one bridge. The shape is the one
+// bridges send (wire.SyncBody); the rules are here (Validate).
+type Sync wire.SyncBody
 
-// Event is one ipt.event (a frame, or an element of POST /v1/ipt/events).
-type Event struct {
-	Bridge    string `json:"bridge"`
-	Seq       int64  `json:"seq"`
-	Ext       string `json:"ext"`
-	User      string `json:"user,omitempty"`
-	Event     string `json:"event"`
-	Call      string `json:"call,omitempty"`
-	Direction string `json:"direction,omitempty"`
-	Peer      string `json:"peer,omitempty"`
-	At        string `json:"at,omitempty"`
-}
+// Event is one ipt.event (a frame's body, or an element of POST
+// /v1/ipt/events): the shape of wire.EventBody, the rules of Validate.
+type Event wire.EventBody
 
 // CallEvent is the `call` frame sent to every connection of the user who
 // owns Ext, and the JSON published on pgw.call.<tenant>.<user> (§3.2).
@@ -124,8 +80,8 @@ func (f *fieldErrs) id(field, v string, required bool) {
 	switch {
 	case v == "" && required:
 		f.add(field, "is required")
-	case v != "" && !presence.ValidID(v):
-		f.add(field, "must match ^[A-Za-z0-9_-]{1,128}$")
+	case v != "" && !wire.ValidID(v):
+		f.add(field, "must match "+wire.IDPattern)
 	}
 }
 
@@ -150,7 +106,7 @@ func (f *fieldErrs) callID(field, v string, required bool) {
 }
 
 func (f *fieldErrs) direction(field, v string) {
-	if v != "" && v != Inbound && v != Outbound {
+	if v != "" && v != wire.Inbound && v != wire.Outbound {
 		f.add(field, "must be one of inbound, outbound")
 	}
 }
@@ -186,7 +142,7 @@ func (s *Sync) Validate() error {
 		}
 		f.id(p+".user", d.User, true)
 		switch d.State {
-		case SyncRegistered, SyncUnregistered:
+		case wire.SyncRegistered, wire.SyncUnregistered:
 		case "":
 			f.add(p+".state", "is required")
 		default:
@@ -195,7 +151,7 @@ func (s *Sync) Validate() error {
 		if d.Call == nil {
 			continue
 		}
-		if d.State == SyncUnregistered {
+		if d.State == wire.SyncUnregistered {
 			f.add(p+".call", "must be absent when state is unregistered")
 		}
 		f.callID(p+".call.id", d.Call.ID, true)
@@ -224,9 +180,9 @@ func (e *Event) Validate() error {
 	f.ext("ext", e.Ext)
 	f.id("user", e.User, false)
 	switch e.Event {
-	case EvRegistered, EvUnregistered, EvAnswered, EvHeld, EvResumed, EvEnded:
+	case wire.EventRegistered, wire.EventUnregistered, wire.EventAnswered, wire.EventHeld, wire.EventResumed, wire.EventEnded:
 		f.callID("call", e.Call, false)
-	case EvRinging:
+	case wire.EventRinging:
 		// A new call needs its id: every later event names it.
 		f.callID("call", e.Call, true)
 	case "":

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // fieldsOf returns the fields a Validate error names (nil for no error).
@@ -35,7 +36,7 @@ func fieldsOf(t *testing.T, err error) []string {
 }
 
 func TestSyncValidate(t *testing.T) {
-	reg := func(ext, user string) SyncDevice { return SyncDevice{Ext: ext, User: user, State: SyncRegistered} }
+	reg := func(ext, user string) SyncDevice { return SyncDevice{Ext: ext, User: user, State: wire.SyncRegistered} }
 	withCall := func(d SyncDevice, c CallInfo) SyncDevice { d.Call = &c; return d }
 	tests := []struct {
 		name string
@@ -44,7 +45,7 @@ func TestSyncValidate(t *testing.T) {
 	}{
 		{"valid", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"),
 			withCall(reg("+4930-12", "u_2"), CallInfo{ID: "1700000000.42", State: "in_call", Direction: "inbound", Peer: "+49301234", Since: "2026-11-26T09:00:00Z"}),
-			{Ext: "1003", User: "u3", State: SyncUnregistered}}}, nil},
+			{Ext: "1003", User: "u3", State: wire.SyncUnregistered}}}, nil},
 		{"empty device list is valid", Sync{Bridge: "b1"}, nil},
 		{"missing bridge", Sync{Devices: []SyncDevice{reg("1001", "u1")}}, []string{"bridge"}},
 		{"bad bridge id", Sync{Bridge: "b.1"}, []string{"bridge"}},
@@ -60,7 +61,7 @@ func TestSyncValidate(t *testing.T) {
 		{"call without id", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(reg("1001", "u1"), CallInfo{State: "ringing"})}}, []string{"devices[0].call.id"}},
 		{"call fields", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(reg("1001", "u1"), CallInfo{ID: "c 1", State: "held", Direction: "sideways", Peer: strings.Repeat("9", 129), Since: "yesterday"})}},
 			[]string{"devices[0].call.id", "devices[0].call.direction", "devices[0].call.peer", "devices[0].call.since"}},
-		{"call on unregistered device", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(SyncDevice{Ext: "1001", User: "u1", State: SyncUnregistered}, CallInfo{ID: "c1", State: "ringing"})}}, []string{"devices[0].call"}},
+		{"call on unregistered device", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(SyncDevice{Ext: "1001", User: "u1", State: wire.SyncUnregistered}, CallInfo{ID: "c1", State: "ringing"})}}, []string{"devices[0].call"}},
 		{"every bad field named", Sync{Bridge: "", Devices: []SyncDevice{{Ext: "", User: "", State: "on"}}}, []string{"bridge", "devices[0].ext", "devices[0].user", "devices[0].state"}},
 	}
 	for _, tc := range tests {
@@ -73,7 +74,7 @@ func TestSyncValidate(t *testing.T) {
 }
 
 func TestEventValidate(t *testing.T) {
-	ok := Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c1", Direction: Inbound, Peer: "555", At: "2026-11-26T09:00:00.123Z"}
+	ok := Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1", Direction: wire.Inbound, Peer: "555", At: "2026-11-26T09:00:00.123Z"}
 	with := func(f func(*Event)) Event { e := ok; f(&e); return e }
 	tests := []struct {
 		name  string
@@ -81,8 +82,8 @@ func TestEventValidate(t *testing.T) {
 		want  []string
 	}{
 		{"valid", ok, nil},
-		{"valid with user, no call", with(func(e *Event) { e.User, e.Event, e.Call = "u1", EvRegistered, "" }), nil},
-		{"ended without call id is valid", with(func(e *Event) { e.Event, e.Call = EvEnded, "" }), nil},
+		{"valid with user, no call", with(func(e *Event) { e.User, e.Event, e.Call = "u1", wire.EventRegistered, "" }), nil},
+		{"ended without call id is valid", with(func(e *Event) { e.Event, e.Call = wire.EventEnded, "" }), nil},
 		{"missing bridge", with(func(e *Event) { e.Bridge = "" }), []string{"bridge"}},
 		{"bad bridge", with(func(e *Event) { e.Bridge = "a>b" }), []string{"bridge"}},
 		{"seq zero", with(func(e *Event) { e.Seq = 0 }), []string{"seq"}},

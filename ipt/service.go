@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Options are the telephony parameters.
@@ -166,7 +167,7 @@ func (s *Service) Sync(ctx context.Context, tenant, session string, m Sync, now 
 		if !ok || old.Bridge != m.Bridge {
 			continue
 		}
-		d, notes := applySync(old, SyncDevice{Ext: ext, User: old.User, State: SyncUnregistered}, m.Bridge, now)
+		d, notes := applySync(old, SyncDevice{Ext: ext, User: old.User, State: wire.SyncUnregistered}, m.Bridge, now)
 		b.notes = append(b.notes, notes...)
 		if err := s.put(ctx, b, &old, d); err != nil {
 			return Result{}, err
@@ -246,8 +247,8 @@ func (s *Service) SessionEnded(ctx context.Context, tenant, session string, now 
 // Heartbeat records that an HTTP-only bridge posted (an empty events list is
 // a heartbeat): it counts as connected for BridgeTTL more.
 func (s *Service) Heartbeat(ctx context.Context, tenant, bridge string, now time.Time) error {
-	if !presence.ValidID(bridge) {
-		return problem.Field("bridge", "must match ^[A-Za-z0-9_-]{1,128}$")
+	if !wire.ValidID(bridge) {
+		return problem.Field("bridge", "must match "+wire.IDPattern)
 	}
 	if err := s.state.Bind(ctx, tenant, bridge, "", now); err != nil {
 		return fmt.Errorf("ipt: heartbeat of bridge %q: %w", bridge, err)

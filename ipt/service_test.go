@@ -15,6 +15,7 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 const tenant = "acme"
@@ -164,12 +165,12 @@ func (f *fixture) wantPhone(user, want string) {
 }
 
 func reg(ext, user string) SyncDevice {
-	return SyncDevice{Ext: ext, User: user, State: SyncRegistered}
+	return SyncDevice{Ext: ext, User: user, State: wire.SyncRegistered}
 }
 
 func regCall(ext, user, id, state string) SyncDevice {
 	d := reg(ext, user)
-	d.Call = &CallInfo{ID: id, State: state, Direction: Inbound, Peer: "555"}
+	d.Call = &CallInfo{ID: id, State: state, Direction: wire.Inbound, Peer: "555"}
 	return d
 }
 
@@ -228,16 +229,16 @@ func testCallLifecycle(f *fixture) {
 		event, phone, call string
 		since              int
 	}{
-		{EvRinging, "ringing 1001 c1 ringing", "u1 1001 ringing c1 ringing", 0},
-		{EvAnswered, "in_call 1001 c1 in_call", "u1 1001 answered c1 in_call", 1},
-		{EvHeld, "held 1001 c1 held", "u1 1001 held c1 held", 1},
-		{EvResumed, "in_call 1001 c1 in_call", "u1 1001 resumed c1 in_call", 1},
-		{EvEnded, "idle 1001", "u1 1001 ended c1 ended/hangup", 4},
+		{wire.EventRinging, "ringing 1001 c1 ringing", "u1 1001 ringing c1 ringing", 0},
+		{wire.EventAnswered, "in_call 1001 c1 in_call", "u1 1001 answered c1 in_call", 1},
+		{wire.EventHeld, "held 1001 c1 held", "u1 1001 held c1 held", 1},
+		{wire.EventResumed, "in_call 1001 c1 in_call", "u1 1001 resumed c1 in_call", 1},
+		{wire.EventEnded, "idle 1001", "u1 1001 ended c1 ended/hangup", 4},
 	}
 	var times []time.Time
 	for i, st := range steps {
 		times = append(times, f.now.Add(time.Second)) // the time f.event uses
-		res := f.event("bridge-s1", Event{Bridge: "b1", Seq: int64(i + 1), Ext: "1001", Event: st.event, Call: "c1", Direction: Inbound, Peer: "555"})
+		res := f.event("bridge-s1", Event{Bridge: "b1", Seq: int64(i + 1), Ext: "1001", Event: st.event, Call: "c1", Direction: wire.Inbound, Peer: "555"})
 		f.wantCalls(res, st.call)
 		f.wantPhone("u1", st.phone)
 		if want := presence.FormatSince(times[st.since]); res.Calls[0].Call.Since != want {
@@ -254,7 +255,7 @@ func testCallLifecycle(f *fixture) {
 			f.t.Fatalf("%s: status %s manual %v note %q: calls must not touch the status", st.event, p.Status, p.Manual, p.Note)
 		}
 		c := res.Calls[0]
-		if c.Type != "call" || c.Tenant != tenant || c.Call.Direction != Inbound || c.Call.Peer != "555" || c.At != presence.FormatSince(f.now) {
+		if c.Type != "call" || c.Tenant != tenant || c.Call.Direction != wire.Inbound || c.Call.Peer != "555" || c.At != presence.FormatSince(f.now) {
 			f.t.Fatalf("%s: call event %+v", st.event, c)
 		}
 	}
@@ -271,12 +272,12 @@ func testSeq(f *fixture) {
 		ignored bool
 		phone   string
 	}{
-		{"first", ev(1, EvRinging, "c1"), false, "ringing 1001 c1 ringing"},
-		{"resend", ev(1, EvRinging, "c1"), true, "ringing 1001 c1 ringing"},
-		{"gap is fine", ev(3, EvAnswered, "c1"), false, "in_call 1001 c1 in_call"},
-		{"late old event", ev(2, EvEnded, "c1"), true, "in_call 1001 c1 in_call"},
-		{"resend of the last", ev(3, EvHeld, "c1"), true, "in_call 1001 c1 in_call"},
-		{"next", ev(4, EvEnded, "c1"), false, "idle 1001"},
+		{"first", ev(1, wire.EventRinging, "c1"), false, "ringing 1001 c1 ringing"},
+		{"resend", ev(1, wire.EventRinging, "c1"), true, "ringing 1001 c1 ringing"},
+		{"gap is fine", ev(3, wire.EventAnswered, "c1"), false, "in_call 1001 c1 in_call"},
+		{"late old event", ev(2, wire.EventEnded, "c1"), true, "in_call 1001 c1 in_call"},
+		{"resend of the last", ev(3, wire.EventHeld, "c1"), true, "in_call 1001 c1 in_call"},
+		{"next", ev(4, wire.EventEnded, "c1"), false, "idle 1001"},
 	}
 	for _, st := range steps {
 		res := f.event("", st.event)
@@ -293,20 +294,20 @@ func testSeq(f *fixture) {
 func testRestart(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
 	for seq := int64(1); seq <= 5; seq++ {
-		f.event("s1", Event{Bridge: "b1", Seq: seq, Ext: "1001", Event: EvRegistered})
+		f.event("s1", Event{Bridge: "b1", Seq: seq, Ext: "1001", Event: wire.EventRegistered})
 	}
-	if res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c1"}); !res.Ignored {
+	if res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}); !res.Ignored {
 		f.t.Fatal("seq 1 accepted before the restart's sync")
 	}
 	// The bridge restarts: a sync, then it counts from 1.
 	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
-	res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c1"})
+	res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	if res.Ignored {
 		f.t.Fatal("seq 1 ignored after the restart's sync")
 	}
 	f.wantCalls(res, "u1 1001 ringing c1 ringing")
 	f.wantPhone("u1", "ringing 1001 c1 ringing")
-	if res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c1"}); !res.Ignored {
+	if res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}); !res.Ignored {
 		f.t.Fatal("resend after restart accepted")
 	}
 }
@@ -365,7 +366,7 @@ func testSyncReveals(f *fixture) {
 
 func testSessionEnded(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
-		regCall("1001", "u1", "c1", presence.PhoneInCall), reg("1002", "u2"), {Ext: "1003", User: "u3", State: SyncUnregistered}}})
+		regCall("1001", "u1", "c1", presence.PhoneInCall), reg("1002", "u2"), {Ext: "1003", User: "u3", State: wire.SyncUnregistered}}})
 	// Another session ending touches nothing.
 	res, err := f.svc.SessionEnded(f.ctx, tenant, "s-other", f.tick())
 	if err != nil || len(res.Changes) != 0 {
@@ -395,7 +396,7 @@ func testSessionEnded(f *fixture) {
 	f.wantPhone("u3", "idle 1003")
 
 	// A call that survived the outage continues without a new announcement.
-	f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1002", Event: EvAnswered, Call: "c2"})
+	f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1002", Event: wire.EventAnswered, Call: "c2"})
 	if _, err := f.svc.SessionEnded(f.ctx, tenant, "s2", f.tick()); err != nil {
 		f.t.Fatal(err)
 	}
@@ -467,22 +468,22 @@ func testHTTPBridgeTTL(f *fixture) {
 }
 
 func testUnknownExtension(f *fixture) {
-	_, err := f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRegistered}, f.tick())
+	_, err := f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
 	p := problem.As(err)
 	if p == nil || p.Code != problem.UnknownExtension || p.Status != http.StatusNotFound || !strings.Contains(p.Detail, `"1001"`) {
 		f.t.Fatalf("unknown ext: %v, want 404 unknown_extension naming 1001", err)
 	}
 	// The refused event did not consume its seq.
-	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", User: "u1", Event: EvRegistered})
+	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", User: "u1", Event: wire.EventRegistered})
 	if res.Ignored {
 		f.t.Fatal("seq consumed by a refused event")
 	}
 	f.wantPhone("u1", "idle 1001")
 	// Known now: user may be left out.
-	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: EvRinging, Call: "c1"})
+	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	f.wantPhone("u1", "ringing 1001 c1 ringing")
 	// Extensions are per tenant.
-	_, err = f.svc.Event(f.ctx, "other", "s9", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRegistered}, f.tick())
+	_, err = f.svc.Event(f.ctx, "other", "s9", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
 	if p := problem.As(err); p == nil || p.Code != problem.UnknownExtension {
 		f.t.Fatalf("ext of another tenant: %v, want unknown_extension", err)
 	}
@@ -492,7 +493,7 @@ func testExtMoves(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
 	f.wantPhone("u1", "idle 1001")
 	f.wantPhone("u3", "-")
-	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", User: "u2", Event: EvRinging, Call: "c1"})
+	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", User: "u2", Event: wire.EventRinging, Call: "c1"})
 	f.wantCalls(res, "u2 1001 ringing c1 ringing")
 	f.wantPhone("u1", "-")
 	f.wantPhone("u2", "ringing 1001 c1 ringing")
@@ -507,18 +508,18 @@ func testExtMoves(f *fixture) {
 }
 
 func testSeveralExtensions(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1002", "u1"), reg("1001", "u1"), {Ext: "1000", User: "u1", State: SyncUnregistered}}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1002", "u1"), reg("1001", "u1"), {Ext: "1000", User: "u1", State: wire.SyncUnregistered}}})
 	f.wantPhone("u1", "idle 1001") // idle beats unregistered; lowest ext among equals
 	steps := []struct {
 		event Event
 		phone string
 	}{
-		{Event{Ext: "1002", Event: EvRinging, Call: "c1"}, "ringing 1002 c1 ringing"},
-		{Event{Ext: "1001", Event: EvAnswered, Call: "c2"}, "in_call 1001 c2 in_call"},
-		{Event{Ext: "1001", Event: EvHeld, Call: "c2"}, "held 1001 c2 held"},
-		{Event{Ext: "1002", Event: EvAnswered, Call: "c1"}, "in_call 1002 c1 in_call"},
-		{Event{Ext: "1002", Event: EvEnded}, "held 1001 c2 held"},
-		{Event{Ext: "1001", Event: EvEnded, Call: "c2"}, "idle 1001"},
+		{Event{Ext: "1002", Event: wire.EventRinging, Call: "c1"}, "ringing 1002 c1 ringing"},
+		{Event{Ext: "1001", Event: wire.EventAnswered, Call: "c2"}, "in_call 1001 c2 in_call"},
+		{Event{Ext: "1001", Event: wire.EventHeld, Call: "c2"}, "held 1001 c2 held"},
+		{Event{Ext: "1002", Event: wire.EventAnswered, Call: "c1"}, "in_call 1002 c1 in_call"},
+		{Event{Ext: "1002", Event: wire.EventEnded}, "held 1001 c2 held"},
+		{Event{Ext: "1001", Event: wire.EventEnded, Call: "c2"}, "idle 1001"},
 	}
 	for i, st := range steps {
 		e := st.event
@@ -532,8 +533,8 @@ func testSeveralBridges(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
 	f.sync("s2", Sync{Bridge: "b2", Devices: []SyncDevice{reg("2001", "u2")}})
 	// Each bridge has its own sequence.
-	f.event("s1", Event{Bridge: "b1", Seq: 7, Ext: "1001", Event: EvRinging, Call: "c1"})
-	if res := f.event("s2", Event{Bridge: "b2", Seq: 1, Ext: "2001", Event: EvRinging, Call: "c2"}); res.Ignored {
+	f.event("s1", Event{Bridge: "b1", Seq: 7, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
+	if res := f.event("s2", Event{Bridge: "b2", Seq: 1, Ext: "2001", Event: wire.EventRinging, Call: "c2"}); res.Ignored {
 		f.t.Fatal("b2's seq 1 ignored after b1's seq 7")
 	}
 	// b1's empty sync and session end leave b2's devices alone.
@@ -551,26 +552,26 @@ func testSeveralBridges(f *fixture) {
 
 func testUnregisteredEndsCall(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
-	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvUnregistered})
+	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventUnregistered})
 	f.wantCalls(res, "u1 1001 ended c1 ended/unregistered")
 	f.wantPhone("u1", "unregistered 1001")
-	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: EvRegistered})
+	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventRegistered})
 	f.wantPhone("u1", "idle 1001")
 }
 
 func testCallWaiting(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
 	// A second call rings during c1: announced, c1 stays current.
-	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c2", Peer: "777"})
+	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c2", Peer: "777"})
 	f.wantCalls(res, "u1 1001 ringing c2 ringing")
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	// It is rejected: its end is announced, c1 stays.
-	res = f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: EvEnded, Call: "c2"})
+	res = f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventEnded, Call: "c2"})
 	f.wantCalls(res, "u1 1001 ended c2 ended/hangup")
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	// Answering another call makes it current.
-	f.event("s1", Event{Bridge: "b1", Seq: 3, Ext: "1001", Event: EvRinging, Call: "c3"})
-	res = f.event("s1", Event{Bridge: "b1", Seq: 4, Ext: "1001", Event: EvAnswered, Call: "c3"})
+	f.event("s1", Event{Bridge: "b1", Seq: 3, Ext: "1001", Event: wire.EventRinging, Call: "c3"})
+	res = f.event("s1", Event{Bridge: "b1", Seq: 4, Ext: "1001", Event: wire.EventAnswered, Call: "c3"})
 	f.wantCalls(res, "u1 1001 answered c3 in_call")
 	f.wantPhone("u1", "in_call 1001 c3 in_call")
 }
@@ -587,7 +588,7 @@ func testConcurrentResend(f *fixture) {
 		wg.Add(1)
 		go func(svc *Service) {
 			defer wg.Done()
-			res, err := svc.Event(f.ctx, tenant, "", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: EvRinging, Call: "c1"}, now)
+			res, err := svc.Event(f.ctx, tenant, "", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}, now)
 			results <- res
 			errs <- err
 		}(nodes[i%len(nodes)])
@@ -618,7 +619,7 @@ func testServiceValidates(f *fixture) {
 	if p := problem.As(err); p == nil || len(p.Errors) != 1 || p.Errors[0].Field != "devices[0].state" {
 		f.t.Fatalf("sync with a bad state: %v", err)
 	}
-	_, err = f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Ext: "1001", Event: EvRegistered, User: "u1"}, f.tick())
+	_, err = f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Ext: "1001", Event: wire.EventRegistered, User: "u1"}, f.tick())
 	if p := problem.As(err); p == nil || p.Errors[0].Field != "seq" {
 		f.t.Fatalf("event without seq: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // callNote is a call event before it is addressed: the user it goes to is
@@ -26,14 +27,14 @@ func stateOf(c *presence.Call) string {
 func eventFor(prev *presence.Call, state string) string {
 	switch state {
 	case presence.PhoneRinging:
-		return EvRinging
+		return wire.EventRinging
 	case presence.PhoneHeld:
-		return EvHeld
+		return wire.EventHeld
 	}
 	if prev != nil && prev.State == presence.PhoneHeld {
-		return EvResumed
+		return wire.EventResumed
 	}
-	return EvAnswered
+	return wire.EventAnswered
 }
 
 // sameLeg reports whether a call going from state a to b stays in the same
@@ -52,10 +53,10 @@ func ended(c presence.Call, reason string, at time.Time) presence.Call {
 
 // callState is the CALL state an event puts its call in.
 var callState = map[string]string{
-	EvRinging:  presence.PhoneRinging,
-	EvAnswered: presence.PhoneInCall,
-	EvResumed:  presence.PhoneInCall,
-	EvHeld:     presence.PhoneHeld,
+	wire.EventRinging:  presence.PhoneRinging,
+	wire.EventAnswered: presence.PhoneInCall,
+	wire.EventResumed:  presence.PhoneInCall,
+	wire.EventHeld:     presence.PhoneHeld,
 }
 
 // applyEvent returns the device after e and the call events e causes.
@@ -75,24 +76,24 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 	isCurrent := cur != nil && (e.Call == "" || e.Call == cur.ID)
 
 	switch e.Event {
-	case EvRegistered:
+	case wire.EventRegistered:
 		// A registration refresh during a call does not end the call.
-	case EvUnregistered:
+	case wire.EventUnregistered:
 		if cur != nil {
-			notes = append(notes, note(EvEnded, ended(*cur, ReasonUnregistered, at)))
+			notes = append(notes, note(wire.EventEnded, ended(*cur, ReasonUnregistered, at)))
 		}
 		d.Call = nil
 		d.State = presence.PhoneUnregistered
 		return d, notes
-	case EvEnded:
+	case wire.EventEnded:
 		switch {
 		case isCurrent:
-			notes = append(notes, note(EvEnded, ended(*cur, ReasonHangup, at)))
+			notes = append(notes, note(wire.EventEnded, ended(*cur, ReasonHangup, at)))
 			d.Call = nil
 		case e.Call != "":
-			notes = append(notes, note(EvEnded, ended(presence.Call{ID: e.Call, Direction: e.Direction, Peer: e.Peer}, ReasonHangup, at)))
+			notes = append(notes, note(wire.EventEnded, ended(presence.Call{ID: e.Call, Direction: e.Direction, Peer: e.Peer}, ReasonHangup, at)))
 		}
-	case EvRinging, EvAnswered, EvResumed, EvHeld:
+	case wire.EventRinging, wire.EventAnswered, wire.EventResumed, wire.EventHeld:
 		state := callState[e.Event]
 		switch {
 		case isCurrent:
@@ -116,7 +117,7 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 			// nothing to apply it to.
 		default:
 			c := presence.Call{ID: e.Call, State: state, Direction: e.Direction, Peer: e.Peer, Since: since}
-			if cur == nil || e.Event != EvRinging {
+			if cur == nil || e.Event != wire.EventRinging {
 				d.Call = &c
 			}
 			notes = append(notes, note(e.Event, c))
@@ -133,7 +134,7 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 // changed, is announced with the event of its state.
 func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, []callNote) {
 	d := Device{Ext: sd.Ext, User: sd.User, Bridge: bridge, State: presence.PhoneUnregistered}
-	if sd.State == SyncRegistered {
+	if sd.State == wire.SyncRegistered {
 		if sd.Call != nil {
 			c := presence.Call{ID: sd.Call.ID, State: sd.Call.State, Direction: sd.Call.Direction, Peer: sd.Call.Peer}
 			same := old.Call != nil && old.Call.ID == c.ID
@@ -160,7 +161,7 @@ func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, 
 	}
 	var notes []callNote
 	if old.Call != nil && (d.Call == nil || d.Call.ID != old.Call.ID) {
-		notes = append(notes, callNote{user: old.User, ext: old.Ext, event: EvEnded, call: ended(*old.Call, ReasonResync, at)})
+		notes = append(notes, callNote{user: old.User, ext: old.Ext, event: wire.EventEnded, call: ended(*old.Call, ReasonResync, at)})
 	}
 	if d.Call != nil {
 		var prev *presence.Call

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Scenario names.
@@ -105,11 +105,11 @@ func (c *Config) Validate() error {
 		return bad("targets", "at least one gateway URL is required")
 	case c.Secret == "":
 		return bad("secret", "the gateway's HS256 secret is required")
-	case !presence.ValidID(c.Tenant):
+	case !wire.ValidID(c.Tenant):
 		return bad("tenant", "%q is not a valid id", c.Tenant)
-	case !presence.ValidID(c.UserPrefix + "0"):
+	case !wire.ValidID(c.UserPrefix + "0"):
 		return bad("user-prefix", "%q does not make valid user ids", c.UserPrefix)
-	case c.RunID != "" && !presence.ValidID(c.RunID):
+	case c.RunID != "" && !wire.ValidID(c.RunID):
 		return bad("run-id", "%q is not a valid id", c.RunID)
 	case c.Users < 1:
 		return bad("users", "must be at least 1, got %d", c.Users)

@@ -46,16 +46,6 @@ type problemBody struct {
 	Detail string `json:"detail"`
 }
 
-// helloFrame is the first client frame.
-type helloFrame struct {
-	Type    string `json:"type"`
-	ID      int64  `json:"id"`
-	Session string `json:"session,omitempty"`
-	Window  string `json:"window"`
-	Device  string `json:"device"`
-	Client  string `json:"client"`
-}
-
 // statusFrame sets the user's manual status.
 type statusFrame struct {
 	Type   string `json:"type"`
@@ -64,49 +54,10 @@ type statusFrame struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// subscribeFrame watches users.
-type subscribeFrame struct {
-	Type  string   `json:"type"`
-	ID    int64    `json:"id"`
-	Users []string `json:"users"`
-}
-
-// unsubscribeFrame stops watching users.
-type unsubscribeFrame subscribeFrame
-
 // simpleFrame is a frame with no fields but type and id (logout).
 type simpleFrame struct {
 	Type string `json:"type"`
 	ID   int64  `json:"id"`
-}
-
-// syncDevice is one device of an ipt.sync.
-type syncDevice struct {
-	Ext   string `json:"ext"`
-	User  string `json:"user"`
-	State string `json:"state"`
-}
-
-// iptSyncFrame is a bridge's full truth.
-type iptSyncFrame struct {
-	Type    string       `json:"type"`
-	ID      int64        `json:"id"`
-	Bridge  string       `json:"bridge"`
-	Devices []syncDevice `json:"devices"`
-}
-
-// iptEventFrame is one telephony event.
-type iptEventFrame struct {
-	Type      string `json:"type"`
-	ID        int64  `json:"id"`
-	Bridge    string `json:"bridge"`
-	Seq       int64  `json:"seq"`
-	Ext       string `json:"ext"`
-	User      string `json:"user"`
-	Event     string `json:"event"`
-	Call      string `json:"call"`
-	Direction string `json:"direction,omitempty"`
-	Peer      string `json:"peer,omitempty"`
 }
 
 const clientName = "pgw-loadtest/1"

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // maxBatch is the most users one subscribe frame may name (contract §6).
@@ -40,7 +41,7 @@ func (p *presenceReader) Read(ctx context.Context, users []string) (map[string]p
 	for lo := 0; lo < len(users); lo += maxBatch {
 		batch := users[lo:min(lo+maxBatch, len(users))]
 		id := p.c.NextID()
-		f, err := p.c.Request(ctx, id, subscribeFrame{Type: "subscribe", ID: id, Users: batch})
+		f, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: batch})
 		if err != nil {
 			return out, fmt.Errorf("subscribe: %w", err)
 		}
@@ -52,7 +53,7 @@ func (p *presenceReader) Read(ctx context.Context, users []string) (map[string]p
 			out[x.User] = x
 		}
 		id = p.c.NextID()
-		if _, err := p.c.Request(ctx, id, unsubscribeFrame{Type: "unsubscribe", ID: id, Users: batch}); err != nil {
+		if _, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.Unsubscribe, ID: id, Users: batch}); err != nil {
 			return out, fmt.Errorf("unsubscribe: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Churn actions.
@@ -198,7 +199,7 @@ func (w *Worker) logout(ctx context.Context, u *churnUser) {
 	if first == nil {
 		return
 	}
-	if err := first.Send(simpleFrame{Type: "logout", ID: first.NextID()}); err != nil {
+	if err := first.Send(simpleFrame{Type: wire.Logout, ID: first.NextID()}); err != nil {
 		w.Rec.Error("logout " + ErrorKey(err))
 	}
 	deadline := time.NewTimer(5 * time.Second)
@@ -254,7 +255,7 @@ func (w *Worker) observe(ctx context.Context, users []*churnUser, see func(f *in
 		}
 		id := c.NextID()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if _, err := c.Request(rctx, id, subscribeFrame{Type: "subscribe", ID: id, Users: ids}); err != nil {
+		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: ids}); err != nil {
 			w.Rec.Error("subscribe " + ErrorKey(err))
 		}
 		cancel()

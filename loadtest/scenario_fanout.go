@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // notePrefix tags the status changes the fanout driver makes; the note
@@ -125,7 +126,7 @@ func (w *Worker) subscribeAll(ctx context.Context, clients []*Client, views []*f
 			id := c.NextID()
 			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if _, err := c.Request(rctx, id, subscribeFrame{Type: "subscribe", ID: id, Users: users}); err != nil {
+			if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: users}); err != nil {
 				w.Rec.Error("subscribe " + ErrorKey(err))
 			}
 		}(k, c)
@@ -180,7 +181,7 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 				}
 				st := driveStatuses[(j.seq/n)%len(driveStatuses)]
 				locks[j.k].Lock()
-				err := c.Send(statusFrame{Type: "status", ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
+				err := c.Send(statusFrame{Type: wire.Status, ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
 				if err == nil {
 					last[j.k] = st
 				}

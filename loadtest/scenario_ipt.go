@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // bridgeID is the token subject and bridge id of bridge b.
@@ -150,7 +151,7 @@ func (w *Worker) runIPT(ctx context.Context) error {
 		}
 		id := c.NextID()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if _, err := c.Request(rctx, id, subscribeFrame{Type: "subscribe", ID: id, Users: []string{w.Cfg.UserID(w.Lo + k)}}); err != nil {
+		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: []string{w.Cfg.UserID(w.Lo + k)}}); err != nil {
 			w.Rec.Error("subscribe " + ErrorKey(err))
 		}
 		cancel()
@@ -165,10 +166,10 @@ func (w *Worker) runIPT(ctx context.Context) error {
 		if br.c == nil {
 			continue
 		}
-		frame := iptSyncFrame{Type: "ipt.sync", ID: br.c.NextID(), Bridge: br.id}
+		frame := wire.SyncFrame{Type: wire.IPTSync, ID: br.c.NextID(), SyncBody: wire.SyncBody{Bridge: br.id}}
 		for _, d := range devs {
 			if d.bridge == br {
-				frame.Devices = append(frame.Devices, syncDevice{Ext: extOf(d.user), User: w.Cfg.UserID(d.user), State: "registered"})
+				frame.Devices = append(frame.Devices, wire.Device{Ext: extOf(d.user), User: w.Cfg.UserID(d.user), State: wire.SyncRegistered})
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -245,7 +246,7 @@ func (w *Worker) onIPTFrame(d *iptDevice, f *inFrame, at time.Time) {
 func (w *Worker) driveCalls(ctx context.Context, start time.Time, devs []*iptDevice) {
 	type job struct {
 		d     *iptDevice
-		frame iptEventFrame
+		frame wire.EventFrame
 	}
 	queues := make(map[*iptBridge]chan job)
 	var wg sync.WaitGroup
@@ -283,8 +284,8 @@ func (w *Worker) driveCalls(ctx context.Context, start time.Time, devs []*iptDev
 	pace(ctx, start, w.Cfg.Rate/float64(w.Procs), -1, start.Add(w.Cfg.Duration), func(i int, due time.Time) {
 		d := devs[i%len(devs)]
 		p := d.schedule(w.Cfg.RunID, due)
-		frame := iptEventFrame{Type: "ipt.event", Bridge: d.bridge.id, Ext: extOf(d.user), User: w.Cfg.UserID(d.user),
-			Event: p.event, Call: p.call, Direction: "inbound", Peer: "+15550100"}
+		frame := wire.EventFrame{Type: wire.IPTEvent, EventBody: wire.EventBody{Bridge: d.bridge.id, Ext: extOf(d.user), User: w.Cfg.UserID(d.user),
+			Event: p.event, Call: p.call, Direction: wire.Inbound, Peer: "+15550100"}}
 		select {
 		case queues[d.bridge] <- job{d: d, frame: frame}:
 		case <-ctx.Done():

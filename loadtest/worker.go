@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Phases of a run; each begins at a barrier every worker reaches.
@@ -198,7 +199,7 @@ func (w *Worker) onClose(c *Client, code int, reason string, deliberate bool) {
 
 // countReplyError counts an error reply that no one waited for.
 func (w *Worker) countReplyError(f *inFrame) bool {
-	if f.Type != "error" {
+	if f.Type != wire.Error {
 		return false
 	}
 	code := "unknown"

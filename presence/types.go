@@ -1,7 +1,6 @@
 package presence
 
 import (
-	"regexp"
 	"strings"
 	"time"
 )
@@ -70,13 +69,6 @@ func ValidDevice(d string) bool {
 	}
 	return false
 }
-
-// idPattern is the contract's identifier rule (§2): ids become NATS subject
-// tokens and Redis key parts, so '.', '*', '>', '{', '}' and spaces are refused.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
-// ValidID reports whether s is a valid tenant, user, session or bridge id.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Phone states (§3.2).
 const (

@@ -8,8 +8,8 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // The policy file (PGW_TENANTS, `gateway tenants export`) is YAML or JSON
@@ -50,8 +50,8 @@ func ReadFile(data []byte) (policies map[string]Policy, errs []problem.FieldErro
 		return policies, errs, nil
 	}
 	for _, t := range sortedKeys(ts) {
-		if !presence.ValidID(t) {
-			errs = append(errs, problem.FieldError{Field: "tenants." + trunc(t), Reason: "is not a valid tenant id (^[A-Za-z0-9_-]{1,128}$)"})
+		if !wire.ValidID(t) {
+			errs = append(errs, problem.FieldError{Field: "tenants." + trunc(t), Reason: "is not a valid tenant id (" + wire.IDPattern + ")"})
 			continue
 		}
 		p, perrs := Parse(ts[t], "tenants."+t+".")

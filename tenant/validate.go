@@ -15,6 +15,7 @@ import (
 	"github.com/pgw/pgw/gateway/origin"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Bounds of a policy: generous for real companies, small enough that one
@@ -243,8 +244,8 @@ func (v *validator) duration(field string, x any) (time.Duration, bool) {
 }
 
 func (v *validator) id(field, s string) bool {
-	if !presence.ValidID(s) {
-		v.bad(field, "%q is not a valid id (^[A-Za-z0-9_-]{1,128}$)", trunc(s))
+	if !wire.ValidID(s) {
+		v.bad(field, "%q is not a valid id ("+wire.IDPattern+")", trunc(s))
 		return false
 	}
 	return true

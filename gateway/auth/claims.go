@@ -8,8 +8,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Roles a token may carry (contract §2).
@@ -283,9 +283,6 @@ func (c *tokenClaims) GetSubject() (string, error) {
 	return c.Sub.v, nil
 }
 
-// idPatternText is presence.ValidID's rule (contract §2), for details.
-const idPatternText = "^[A-Za-z0-9_-]{1,128}$"
-
 // claims checks what jwt's validator does not (sub, tenant, sid, roles)
 // and returns the verified Claims.
 func (c *tokenClaims) claims() (Claims, *problem.Problem) {
@@ -299,8 +296,8 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 			return Claims{}, claimTypeProblem(id.name, "a string")
 		case id.c.state == claimAbsent && id.required:
 			return Claims{}, problem.New(problem.TokenClaims, "claim %s is missing", id.name)
-		case id.c.state == claimPresent && !presence.ValidID(id.c.v):
-			return Claims{}, problem.New(problem.TokenClaims, "claim %s is not a valid id (%s)", id.name, idPatternText)
+		case id.c.state == claimPresent && !wire.ValidID(id.c.v):
+			return Claims{}, problem.New(problem.TokenClaims, "claim %s is not a valid id (%s)", id.name, wire.IDPattern)
 		}
 	}
 	if c.Roles.state == claimBadType {
@@ -315,8 +312,8 @@ func (c *tokenClaims) claims() (Claims, *problem.Problem) {
 		return Claims{}, claimTypeProblem("bridges", "an array of strings")
 	}
 	for _, b := range c.Bridge.v {
-		if !presence.ValidID(b) {
-			return Claims{}, problem.New(problem.TokenClaims, "claim bridges has %q, not a valid id (%s)", problem.Excerpt(b, 32), idPatternText)
+		if !wire.ValidID(b) {
+			return Claims{}, problem.New(problem.TokenClaims, "claim bridges has %q, not a valid id (%s)", problem.Excerpt(b, 32), wire.IDPattern)
 		}
 	}
 	roles := c.Roles.v

@@ -47,7 +47,7 @@
 // # Claims
 //
 // sub, tenant and exp are required; sub, tenant and sid (optional) must be
-// ids (presence.ValidID); roles is an array of "user", "bridge", "admin",
+// ids (wire.ValidID); roles is an array of "user", "bridge", "admin",
 // absent (or empty) meaning ["user"]. A claim of the wrong JSON type is
 // refused with token_claims naming it, never with token_malformed. Tokens
 // longer than MaxTokenBytes are refused as token_malformed before parsing.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Sentinel errors of Sign: the claims would make a token Verify refuses.
@@ -70,12 +70,12 @@ func sign(secret []byte, c Claims, aud, iss string, now time.Time) (string, erro
 
 func checkSignClaims(c Claims) error {
 	switch {
-	case !presence.ValidID(c.Subject):
-		return fmt.Errorf("%w: sub %q is not a valid id (%s)", errSignClaims, c.Subject, idPatternText)
-	case !presence.ValidID(c.Tenant):
-		return fmt.Errorf("%w: tenant %q is not a valid id (%s)", errSignClaims, c.Tenant, idPatternText)
-	case c.Session != "" && !presence.ValidID(c.Session):
-		return fmt.Errorf("%w: sid %q is not a valid id (%s)", errSignClaims, c.Session, idPatternText)
+	case !wire.ValidID(c.Subject):
+		return fmt.Errorf("%w: sub %q is not a valid id (%s)", errSignClaims, c.Subject, wire.IDPattern)
+	case !wire.ValidID(c.Tenant):
+		return fmt.Errorf("%w: tenant %q is not a valid id (%s)", errSignClaims, c.Tenant, wire.IDPattern)
+	case c.Session != "" && !wire.ValidID(c.Session):
+		return fmt.Errorf("%w: sid %q is not a valid id (%s)", errSignClaims, c.Session, wire.IDPattern)
 	case c.Expires.IsZero():
 		return fmt.Errorf("%w: exp is required", errSignClaims)
 	}

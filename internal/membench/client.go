@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pgw/pgw/gateway/auth"
+	"github.com/pgw/pgw/wire"
 )
 
 // Sentinel errors of the clients.
@@ -223,8 +224,8 @@ func exchangePGW(ws *websocket.Conn, cfg ClientConfig, user, window int) error {
 	if window > 0 {
 		win = "child"
 	}
-	hello := fmt.Sprintf(`{"type":"hello","id":1,"session":"s%d","window":%q,"device":"desktop","client":"membench/1"}`, user, win)
-	if err := request(ws, hello, "welcome", 1); err != nil {
+	hello, _ := json.Marshal(wire.HelloFrame{Type: wire.Hello, ID: 1, Session: fmt.Sprintf("s%d", user), Window: win, Device: "desktop", Client: "membench/1"})
+	if err := request(ws, string(hello), wire.Welcome, 1); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	if cfg.Subscribe == 0 {
@@ -235,8 +236,8 @@ func exchangePGW(ws *websocket.Conn, cfg ClientConfig, user, window int) error {
 	for k := 1; k <= cfg.Subscribe; k++ {
 		list = append(list, userID((user+k)%max(users, 1)))
 	}
-	b, _ := json.Marshal(map[string]any{"type": "subscribe", "id": 2, "users": list})
-	if err := request(ws, string(b), "ok", 2); err != nil {
+	b, _ := json.Marshal(wire.SubscribeFrame{Type: wire.Subscribe, ID: 2, Users: list})
+	if err := request(ws, string(b), wire.OK, 2); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	return nil

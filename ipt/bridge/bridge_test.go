@@ -10,6 +10,7 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/ipt/ami"
 	"github.com/pgw/pgw/ipt/ami/amitest"
+	"github.com/pgw/pgw/wire"
 )
 
 var testUsers = Users{"1001": "alice", "1002": "bob", "1003": "carol", "1004": "dave"}
@@ -124,7 +125,7 @@ func TestAMIDropMidCall(t *testing.T) {
 		s.SetChannel(phone("1001", "1", "4.1", "4.1", "Up", "1001", "+4930999", "+4930999"))
 	}, nil)
 	h.waitView("call in progress", view{
-		"1001": {user: "alice", state: StateRegistered, call: "4.1", callState: "in_call", direction: Outbound, peer: "+4930999"},
+		"1001": {user: "alice", state: wire.SyncRegistered, call: "4.1", callState: "in_call", direction: wire.Outbound, peer: "+4930999"},
 		"1002": unregDev("bob"),
 	})
 	h.ami.DeviceStateChange("PJSIP/1004", "NOT_INUSE") // an event, so seq has moved
@@ -192,7 +193,7 @@ func TestEventsDuringSnapshotAreKept(t *testing.T) {
 	})
 	checkSequence(t, fs)
 	s, events := lastSync(fs)
-	if v := fold([]frame{s}); v["1002"].state != StateUnregistered || v["1001"].call != "" {
+	if v := fold([]frame{s}); v["1002"].state != wire.SyncUnregistered || v["1001"].call != "" {
 		t.Fatalf("the sync already holds the events (%v): the hook did not test the buffering", v)
 	}
 	var got []string

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/ipt/ami"
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Errors of the bridge, wrapped with %w and the detail that caused them.
@@ -28,7 +28,7 @@ type Config struct {
 	// GatewayURL is the gateway's WebSocket endpoint, e.g. ws://127.0.0.1:8080/v1/ws.
 	GatewayURL string
 	// BridgeID is this bridge's id: the "bridge" field of every frame and, for
-	// minted tokens, the JWT sub. Must match ^[A-Za-z0-9_-]{1,128}$.
+	// minted tokens, the JWT sub. Must match wire.IDPattern.
 	BridgeID string
 	// Token is a ready bearer token with role bridge. Alternatively set
 	// JWTSecret and Tenant and the bridge mints a fresh HS256 token for every
@@ -131,14 +131,14 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: gateway: missing (e.g. ws://127.0.0.1:8080/v1/ws)", ErrConfig)
 	case err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "":
 		return c, fmt.Errorf("%w: gateway: %q is not a ws:// or wss:// URL", ErrConfig, c.GatewayURL)
-	case !presence.ValidID(c.BridgeID):
-		return c, fmt.Errorf("%w: bridge-id: %q must match ^[A-Za-z0-9_-]{1,128}$", ErrConfig, c.BridgeID)
-	case !presence.ValidID(c.Session):
-		return c, fmt.Errorf("%w: session: %q must match ^[A-Za-z0-9_-]{1,128}$", ErrConfig, c.Session)
+	case !wire.ValidID(c.BridgeID):
+		return c, fmt.Errorf("%w: bridge-id: %q must match "+wire.IDPattern, ErrConfig, c.BridgeID)
+	case !wire.ValidID(c.Session):
+		return c, fmt.Errorf("%w: session: %q must match "+wire.IDPattern, ErrConfig, c.Session)
 	case c.Token == "" && len(c.JWTSecret) == 0:
 		return c, fmt.Errorf("%w: token: set a token, or a jwt-secret and tenant to mint one", ErrConfig)
-	case c.Token == "" && !presence.ValidID(c.Tenant):
-		return c, fmt.Errorf("%w: tenant: %q must match ^[A-Za-z0-9_-]{1,128}$ to mint a token", ErrConfig, c.Tenant)
+	case c.Token == "" && !wire.ValidID(c.Tenant):
+		return c, fmt.Errorf("%w: tenant: %q must match "+wire.IDPattern+" to mint a token", ErrConfig, c.Tenant)
 	case c.Simulate < 0:
 		return c, fmt.Errorf("%w: simulate: %d must not be negative", ErrConfig, c.Simulate)
 	case c.Simulate == 0 && c.AMI.Addr == "":

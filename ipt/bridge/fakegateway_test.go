@@ -17,14 +17,15 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/ipt/ami"
 	"github.com/pgw/pgw/ipt/ami/amitest"
+	"github.com/pgw/pgw/wire"
 )
 
 // frame is what the fake gateway recorded: one client frame and the
 // connection (counting from 0) it came on.
 type frame struct {
 	conn int
-	sync SyncFrame
-	ev   EventFrame
+	sync wire.SyncFrame
+	ev   wire.EventFrame
 	raw  map[string]any
 }
 
@@ -252,16 +253,16 @@ func fold(fs []frame) view {
 			d := v[e.Ext]
 			d.user = e.User
 			switch e.Event {
-			case EventRegistered, EventUnregistered:
+			case wire.EventRegistered, wire.EventUnregistered:
 				d.state = e.Event
-			case EventEnded:
+			case wire.EventEnded:
 				if d.call == e.Call {
 					d.call, d.callState, d.direction, d.peer = "", "", "", ""
 				}
 			default:
 				d.call, d.direction, d.peer = e.Call, e.Direction, e.Peer
-				d.callState = map[string]string{EventRinging: "ringing", EventAnswered: "in_call",
-					EventHeld: "held", EventResumed: "in_call"}[e.Event]
+				d.callState = map[string]string{wire.EventRinging: "ringing", wire.EventAnswered: "in_call",
+					wire.EventHeld: "held", wire.EventResumed: "in_call"}[e.Event]
 			}
 			v[e.Ext] = d
 		}
@@ -358,5 +359,5 @@ func (h *harness) waitView(what string, want view) []frame {
 	})
 }
 
-func regDev(user string) viewDev   { return viewDev{user: user, state: StateRegistered} }
-func unregDev(user string) viewDev { return viewDev{user: user, state: StateUnregistered} }
+func regDev(user string) viewDev   { return viewDev{user: user, state: wire.SyncRegistered} }
+func unregDev(user string) viewDev { return viewDev{user: user, state: wire.SyncUnregistered} }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // defaultFrameLimit is the gateway's default inbound frame limit (§6): a
@@ -74,7 +75,7 @@ func dialGateway(ctx context.Context, cfg Config, onTransient func()) (*gwConn, 
 		ws: ws, cfg: cfg, log: cfg.Logger, wait: time.Minute,
 		inflight: map[int64]string{}, nextID: 1, done: make(chan struct{}), onTransient: onTransient,
 	}
-	if err := c.write(helloFrame{Type: "hello", ID: 1, Session: cfg.Session, Device: "bridge", Client: clientName}); err != nil {
+	if err := c.write(wire.HelloFrame{Type: wire.Hello, ID: 1, Session: cfg.Session, Device: "bridge", Client: clientName}); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func (c *gwConn) awaitWelcome() error {
 			continue
 		}
 		switch in.Type {
-		case "welcome":
+		case wire.Welcome:
 			if in.Heartbeat > 0 {
 				// The server pings every heartbeat ms: allow two to be lost.
 				c.wait = 2*time.Duration(in.Heartbeat)*time.Millisecond + 10*time.Second
@@ -120,7 +121,7 @@ func (c *gwConn) awaitWelcome() error {
 			_ = c.ws.SetReadDeadline(time.Now().Add(c.wait))
 			c.log.Info("gateway: welcome", "conn", in.Conn, "session", in.Session, "node", in.Node)
 			return nil
-		case "error":
+		case wire.Error:
 			refusal = in.Error
 		}
 	}
@@ -194,11 +195,11 @@ func (c *gwConn) readLoop() {
 			continue
 		}
 		switch in.Type {
-		case "ok", "error":
+		case wire.OK, wire.Error:
 			c.reply(in)
-		case "bye":
+		case wire.Bye:
 			c.log.Info("gateway: bye", "reason", in.Reason)
-		case "expiring":
+		case wire.Expiring:
 			c.refresh(in.Expires)
 		}
 	}
@@ -211,7 +212,7 @@ func (c *gwConn) reply(in inbound) {
 	what, ok := c.inflight[int64(id)]
 	delete(c.inflight, int64(id))
 	c.mu.Unlock()
-	if in.Type == "ok" {
+	if in.Type == wire.OK {
 		return
 	}
 	if !ok {
@@ -240,7 +241,7 @@ func (c *gwConn) refresh(expires int64) {
 		return
 	}
 	id := c.reserve("refresh")
-	if err := c.write(refreshFrame{Type: "refresh", ID: id, Token: token}); err != nil {
+	if err := c.write(wire.RefreshFrame{Type: wire.Refresh, ID: id, Token: token}); err != nil {
 		c.log.Warn("gateway: send refresh", "err", err)
 	}
 }

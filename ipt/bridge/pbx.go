@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/ipt/ami"
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // pbx is the bridge's model of the Asterisk PBX, built from a snapshot and
@@ -203,16 +203,16 @@ func (p *pbx) knownExts() map[string]bool {
 }
 
 // devices renders the model as ipt.sync devices, sorted by extension.
-func (p *pbx) devices() []Device {
-	out := []Device{}
+func (p *pbx) devices() []wire.Device {
+	out := []wire.Device{}
 	for ext := range p.knownExts() {
 		user, ok := p.users.User(ext)
 		if !ok {
 			continue
 		}
-		d := Device{Ext: ext, User: user, State: StateUnregistered}
+		d := wire.Device{Ext: ext, User: user, State: wire.SyncUnregistered}
 		if p.registered(ext) {
-			d.State = StateRegistered
+			d.State = wire.SyncRegistered
 		}
 		if ch := p.mainCall(ext); ch != nil {
 			d.Call = ch.call()
@@ -249,7 +249,7 @@ func (p *pbx) mainCall(ext string) *channel {
 	return best
 }
 
-func (ch *channel) call() *presence.Call {
+func (ch *channel) call() *wire.SyncCall {
 	state := "ringing"
 	switch {
 	case ch.held:
@@ -257,7 +257,7 @@ func (ch *channel) call() *presence.Call {
 	case ch.answered:
 		state = "in_call"
 	}
-	return &presence.Call{
+	return &wire.SyncCall{
 		ID: ch.linkedid, State: state, Direction: ch.direction, Peer: clampPeer(ch.peer),
 		Since: ch.since.UTC().Format(time.RFC3339),
 	}
@@ -285,17 +285,17 @@ func channelInfo(m ami.Message, prefix string) chanInfo {
 // call is the one whose Uniqueid is the Linkedid: for a phone that means it
 // dialled out. The peer is the connected line, or the dialled extension.
 func (p *pbx) newChannel(ci chanInfo, ext string) *channel {
-	ch := &channel{uniqueid: ci.uniqueid, ext: ext, linkedid: ci.linkedid, direction: Inbound, since: p.now()}
+	ch := &channel{uniqueid: ci.uniqueid, ext: ext, linkedid: ci.linkedid, direction: wire.Inbound, since: p.now()}
 	if ch.linkedid == "" {
 		ch.linkedid = ci.uniqueid
 	}
 	if ci.uniqueid == ch.linkedid {
-		ch.direction = Outbound
+		ch.direction = wire.Outbound
 	}
 	switch {
 	case meaningful(ci.connectedNum):
 		ch.peer = ci.connectedNum
-	case ch.direction == Outbound && meaningful(ci.exten):
+	case ch.direction == wire.Outbound && meaningful(ci.exten):
 		ch.peer = ci.exten
 	}
 	p.channels[ci.uniqueid] = ch
@@ -304,7 +304,7 @@ func (p *pbx) newChannel(ci chanInfo, ext string) *channel {
 
 // apply moves the model by one AMI event and returns the telephony events
 // the change amounts to (none for events that change nothing).
-func (p *pbx) apply(m ami.Message) []EventFrame {
+func (p *pbx) apply(m ami.Message) []wire.EventFrame {
 	switch m.Event() {
 	case "DeviceStateChange":
 		ext, ok := extOfDevice(m.Get("Device"))
@@ -354,7 +354,7 @@ func (p *pbx) apply(m ami.Message) []EventFrame {
 			return nil
 		}
 		delete(p.channels, ch.uniqueid)
-		evs := p.event(ch, EventEnded)
+		evs := p.event(ch, wire.EventEnded)
 		return append(evs, p.regChange(ch.ext)...)
 	}
 	return nil
@@ -363,7 +363,7 @@ func (p *pbx) apply(m ami.Message) []EventFrame {
 // newstate: Ring/Ringing of an unknown channel starts a ringing call; Up
 // answers it (or starts an answered one). A channel never goes back from
 // Up to ringing, so a late Ringing cannot regress a call.
-func (p *pbx) newstate(ci chanInfo) []EventFrame {
+func (p *pbx) newstate(ci chanInfo) []wire.EventFrame {
 	ext, ok := extOfChannel(ci.name)
 	if !ok || !ringingOrUp(ci.state) {
 		return nil
@@ -374,9 +374,9 @@ func (p *pbx) newstate(ci chanInfo) []EventFrame {
 		evs := p.regChange(ext)
 		if ci.state == "Up" {
 			ch.answered = true
-			return append(evs, p.event(ch, EventAnswered)...)
+			return append(evs, p.event(ch, wire.EventAnswered)...)
 		}
-		return append(evs, p.event(ch, EventRinging)...)
+		return append(evs, p.event(ch, wire.EventRinging)...)
 	}
 	if ch.peer == "" && meaningful(ci.connectedNum) {
 		ch.peer = ci.connectedNum
@@ -387,20 +387,20 @@ func (p *pbx) newstate(ci chanInfo) []EventFrame {
 	return nil
 }
 
-func (p *pbx) answer(uniqueid string) []EventFrame {
+func (p *pbx) answer(uniqueid string) []wire.EventFrame {
 	ch := p.channels[uniqueid]
 	if ch == nil || ch.answered {
 		return nil
 	}
 	ch.answered = true
-	return p.event(ch, EventAnswered)
+	return p.event(ch, wire.EventAnswered)
 }
 
 // dialBegin: the callee's phone rings (inbound, peer = caller); the
 // caller's phone is ringing out (outbound, peer = callee). A leg already
 // known only gets its direction and peer corrected.
-func (p *pbx) dialBegin(caller, callee chanInfo, dialString string) []EventFrame {
-	var evs []EventFrame
+func (p *pbx) dialBegin(caller, callee chanInfo, dialString string) []wire.EventFrame {
+	var evs []wire.EventFrame
 	callerNum := caller.callerNum
 	calleeNum := callee.callerNum
 	if !meaningful(calleeNum) {
@@ -422,7 +422,7 @@ func (p *pbx) dialBegin(caller, callee chanInfo, dialString string) []EventFrame
 				ch.peer = peer
 			}
 			evs = append(evs, p.regChange(ext)...)
-			evs = append(evs, p.event(ch, EventRinging)...)
+			evs = append(evs, p.event(ch, wire.EventRinging)...)
 			return
 		}
 		ch.direction = dir
@@ -430,12 +430,12 @@ func (p *pbx) dialBegin(caller, callee chanInfo, dialString string) []EventFrame
 			ch.peer = peer
 		}
 	}
-	leg(caller, Outbound, calleeNum)
-	leg(callee, Inbound, callerNum)
+	leg(caller, wire.Outbound, calleeNum)
+	leg(callee, wire.Inbound, callerNum)
 	return evs
 }
 
-func (p *pbx) hold(ci chanInfo, held bool) []EventFrame {
+func (p *pbx) hold(ci chanInfo, held bool) []wire.EventFrame {
 	ch := p.channels[ci.uniqueid]
 	if ch == nil {
 		ext, ok := extOfChannel(ci.name)
@@ -452,38 +452,38 @@ func (p *pbx) hold(ci chanInfo, held bool) []EventFrame {
 	}
 	ch.held = held
 	if held {
-		return p.event(ch, EventHeld)
+		return p.event(ch, wire.EventHeld)
 	}
-	return p.event(ch, EventResumed)
+	return p.event(ch, wire.EventResumed)
 }
 
 // regChange reports a registration change of ext, if any.
-func (p *pbx) regChange(ext string) []EventFrame {
+func (p *pbx) regChange(ext string) []wire.EventFrame {
 	now := p.registered(ext)
 	if was, ok := p.reg[ext]; ok && was == now || !ok && !now {
 		p.reg[ext] = now
 		return nil
 	}
 	p.reg[ext] = now
-	name := EventUnregistered
+	name := wire.EventUnregistered
 	if now {
-		name = EventRegistered
+		name = wire.EventRegistered
 	}
-	return p.emit(ext, EventFrame{Event: name})
+	return p.emit(ext, wire.EventFrame{EventBody: wire.EventBody{Event: name}})
 }
 
 // event renders a call event of ch.
-func (p *pbx) event(ch *channel, name string) []EventFrame {
-	return p.emit(ch.ext, EventFrame{Event: name, Call: ch.linkedid, Direction: ch.direction, Peer: clampPeer(ch.peer)})
+func (p *pbx) event(ch *channel, name string) []wire.EventFrame {
+	return p.emit(ch.ext, wire.EventFrame{EventBody: wire.EventBody{Event: name, Call: ch.linkedid, Direction: ch.direction, Peer: clampPeer(ch.peer)}})
 }
 
 // emit fills ext, user and time; unmapped extensions report nothing.
-func (p *pbx) emit(ext string, e EventFrame) []EventFrame {
+func (p *pbx) emit(ext string, e wire.EventFrame) []wire.EventFrame {
 	user, ok := p.users.User(ext)
 	if !ok {
 		return nil
 	}
-	e.Type, e.Ext, e.User = "ipt.event", ext, user
+	e.Type, e.Ext, e.User = wire.IPTEvent, ext, user
 	e.At = p.now().UTC().Format(time.RFC3339Nano)
-	return []EventFrame{e}
+	return []wire.EventFrame{e}
 }

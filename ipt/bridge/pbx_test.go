@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/ipt/ami"
+	"github.com/pgw/pgw/wire"
 )
 
 // ev builds an AMI event from "Key: value" pairs.
@@ -40,7 +41,7 @@ func dialBegin(caller, callee ami.Message, dialString string) ami.Message {
 }
 
 // short renders an ipt.event as "ext event call direction peer".
-func short(e EventFrame) string {
+func short(e wire.EventFrame) string {
 	return strings.TrimSpace(fmt.Sprintf("%s %s %s %s %s", e.Ext, e.Event, e.Call, e.Direction, e.Peer))
 }
 
@@ -174,9 +175,9 @@ func TestSnapshotDevices(t *testing.T) {
 	p.loadSnapshot(devs, chans, contacts)
 	got := p.devices()
 	want := []string{
-		"1001 alice registered &{6.1 ringing outbound 1002 2026-11-26T08:59:58Z }",
+		"1001 alice registered &{6.1 ringing outbound 1002 2026-11-26T08:59:58Z}",
 		"1002 bob unregistered <nil>",
-		"1003 carol registered &{5.1 held inbound +4930111 2026-11-26T08:58:55Z }",
+		"1003 carol registered &{5.1 held inbound +4930111 2026-11-26T08:58:55Z}",
 		"1004 dave registered <nil>",
 	}
 	if len(got) != len(want) {

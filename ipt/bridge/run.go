@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pgw/pgw/wire"
 	"golang.org/x/time/rate"
 )
 
@@ -233,7 +234,7 @@ func (b *bridge) core(ctx context.Context) error {
 				return nil
 			}
 			if u.sync {
-				f := SyncFrame{Type: "ipt.sync", ID: conn.reserve("ipt.sync"), Bridge: b.cfg.BridgeID, Devices: u.devices}
+				f := wire.SyncFrame{Type: wire.IPTSync, ID: conn.reserve(wire.IPTSync), SyncBody: wire.SyncBody{Bridge: b.cfg.BridgeID, Devices: u.devices}}
 				if err := conn.write(f); err != nil {
 					b.log.Warn("gateway: send ipt.sync", "err", err)
 					conn, synced = nil, false
@@ -249,8 +250,8 @@ func (b *bridge) core(ctx context.Context) error {
 			}
 			seq++
 			e := u.event
-			e.Type, e.Bridge, e.Seq = "ipt.event", b.cfg.BridgeID, seq
-			e.ID = conn.reserve("ipt.event")
+			e.Type, e.Bridge, e.Seq = wire.IPTEvent, b.cfg.BridgeID, seq
+			e.ID = conn.reserve(wire.IPTEvent)
 			if err := conn.write(e); err != nil {
 				b.log.Warn("gateway: send ipt.event", "err", err)
 				conn, synced = nil, false

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"github.com/pgw/pgw/wire"
 	"math/rand/v2"
 	"time"
 )
@@ -103,12 +104,12 @@ func (s *simSource) run(ctx context.Context, out chan<- update, resync <-chan st
 	}
 }
 
-func (s *simSource) devices() []Device {
-	out := make([]Device, 0, len(s.exts))
+func (s *simSource) devices() []wire.Device {
+	out := make([]wire.Device, 0, len(s.exts))
 	for _, e := range s.exts {
-		d := Device{Ext: e.ext, User: e.user, State: StateUnregistered}
+		d := wire.Device{Ext: e.ext, User: e.user, State: wire.SyncUnregistered}
 		if e.registered {
-			d.State = StateRegistered
+			d.State = wire.SyncRegistered
 		}
 		if c := e.call; c != nil {
 			d.Call = (&channel{linkedid: c.id, direction: c.direction, peer: c.peer,
@@ -121,40 +122,40 @@ func (s *simSource) devices() []Device {
 
 // step advances one random extension by one transition and returns the
 // event it amounts to.
-func (s *simSource) step() EventFrame {
+func (s *simSource) step() wire.EventFrame {
 	e := s.exts[s.rng.IntN(len(s.exts))]
-	ev := EventFrame{Type: "ipt.event", Ext: e.ext, User: e.user, At: s.now().UTC().Format(time.RFC3339Nano)}
+	ev := wire.EventFrame{Type: wire.IPTEvent, EventBody: wire.EventBody{Ext: e.ext, User: e.user, At: s.now().UTC().Format(time.RFC3339Nano)}}
 	c := e.call
 	p := s.rng.Float64()
 	switch {
 	case !e.registered:
-		e.registered, ev.Event = true, EventRegistered
+		e.registered, ev.Event = true, wire.EventRegistered
 		return ev
 	case c == nil && p < 0.03:
-		e.registered, ev.Event = false, EventUnregistered
+		e.registered, ev.Event = false, wire.EventUnregistered
 		return ev
 	case c == nil:
 		s.calls++
-		c = &simCall{id: fmt.Sprintf("sim-%d", s.calls), direction: Inbound, since: s.now()}
+		c = &simCall{id: fmt.Sprintf("sim-%d", s.calls), direction: wire.Inbound, since: s.now()}
 		if s.rng.IntN(2) == 0 {
-			c.direction = Outbound
+			c.direction = wire.Outbound
 		}
 		if other := s.exts[s.rng.IntN(len(s.exts))]; other != e && s.rng.IntN(2) == 0 {
 			c.peer = other.ext
 		} else {
 			c.peer = fmt.Sprintf("+4930%07d", s.rng.IntN(10000000))
 		}
-		e.call, ev.Event = c, EventRinging
+		e.call, ev.Event = c, wire.EventRinging
 	case !c.answered && p < 0.15: // missed or rejected
-		e.call, ev.Event = nil, EventEnded
+		e.call, ev.Event = nil, wire.EventEnded
 	case !c.answered:
-		c.answered, ev.Event = true, EventAnswered
+		c.answered, ev.Event = true, wire.EventAnswered
 	case c.held:
-		c.held, ev.Event = false, EventResumed
+		c.held, ev.Event = false, wire.EventResumed
 	case !c.wasHeld && p < 0.25:
-		c.held, c.wasHeld, ev.Event = true, true, EventHeld
+		c.held, c.wasHeld, ev.Event = true, true, wire.EventHeld
 	default:
-		e.call, ev.Event = nil, EventEnded
+		e.call, ev.Event = nil, wire.EventEnded
 	}
 	ev.Call, ev.Direction, ev.Peer = c.id, c.direction, c.peer
 	return ev

@@ -8,33 +8,34 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/internal/testenv"
+	"github.com/pgw/pgw/wire"
 )
 
 // legal checks one simulated extension's event against its state and
 // advances the state; the rules are those of a real phone.
-func legal(st *viewDev, e EventFrame) error {
+func legal(st *viewDev, e wire.EventFrame) error {
 	switch e.Event {
-	case EventRegistered:
-		if st.state == StateRegistered {
+	case wire.EventRegistered:
+		if st.state == wire.SyncRegistered {
 			return errors.New("registered twice")
 		}
-		st.state = StateRegistered
+		st.state = wire.SyncRegistered
 		return nil
-	case EventUnregistered:
-		if st.state != StateRegistered || st.call != "" {
+	case wire.EventUnregistered:
+		if st.state != wire.SyncRegistered || st.call != "" {
 			return errors.New("unregistered while not registered or in a call")
 		}
-		st.state = StateUnregistered
+		st.state = wire.SyncUnregistered
 		return nil
 	}
-	if st.state != StateRegistered {
+	if st.state != wire.SyncRegistered {
 		return fmt.Errorf("%s while unregistered", e.Event)
 	}
-	if e.Call == "" || (e.Direction != Inbound && e.Direction != Outbound) || e.Peer == "" {
+	if e.Call == "" || (e.Direction != wire.Inbound && e.Direction != wire.Outbound) || e.Peer == "" {
 		return fmt.Errorf("%s without call, direction or peer", e.Event)
 	}
-	from := map[string]string{EventRinging: "", EventAnswered: "ringing", EventHeld: "in_call",
-		EventResumed: "held", EventEnded: "*"}[e.Event]
+	from := map[string]string{wire.EventRinging: "", wire.EventAnswered: "ringing", wire.EventHeld: "in_call",
+		wire.EventResumed: "held", wire.EventEnded: "*"}[e.Event]
 	if from != "*" && st.callState != from || from == "*" && st.call == "" {
 		return fmt.Errorf("%s from call state %q", e.Event, st.callState)
 	}
@@ -42,8 +43,8 @@ func legal(st *viewDev, e EventFrame) error {
 		return fmt.Errorf("%s of call %s, current call %s", e.Event, e.Call, st.call)
 	}
 	st.call = e.Call
-	st.callState = map[string]string{EventRinging: "ringing", EventAnswered: "in_call", EventHeld: "held",
-		EventResumed: "in_call", EventEnded: ""}[e.Event]
+	st.callState = map[string]string{wire.EventRinging: "ringing", wire.EventAnswered: "in_call", wire.EventHeld: "held",
+		wire.EventResumed: "in_call", wire.EventEnded: ""}[e.Event]
 	if st.callState == "" {
 		st.call = ""
 	}
@@ -111,7 +112,7 @@ func TestSimulatorSpeaksTheProtocol(t *testing.T) {
 		}
 		seen[e.Event] = true
 	}
-	for _, name := range []string{EventRinging, EventAnswered, EventHeld, EventResumed, EventEnded} {
+	for _, name := range []string{wire.EventRinging, wire.EventAnswered, wire.EventHeld, wire.EventResumed, wire.EventEnded} {
 		if !seen[name] {
 			t.Errorf("no %s in %d events", name, len(fs)-1)
 		}

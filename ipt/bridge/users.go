@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Users maps an extension ("1001") to the user id that owns it ("alice").
@@ -20,7 +20,7 @@ type Users map[string]string
 // User returns the owner of ext and whether ext is mapped.
 func (u Users) User(ext string) (string, bool) {
 	if u == nil {
-		return ext, presence.ValidID(ext)
+		return ext, wire.ValidID(ext)
 	}
 	user, ok := u[ext]
 	return user, ok
@@ -93,8 +93,8 @@ func (u Users) add(ext, user string) error {
 	switch {
 	case !extPattern.MatchString(ext):
 		return fmt.Errorf("extension %q must be 1 to 64 of A-Z a-z 0-9 _ + # * . -", ext)
-	case !presence.ValidID(user):
-		return fmt.Errorf("user %q must match ^[A-Za-z0-9_-]{1,128}$", user)
+	case !wire.ValidID(user):
+		return fmt.Errorf("user %q must match "+wire.IDPattern, user)
 	case u[ext] != "":
 		return fmt.Errorf("extension %s listed twice", ext)
 	}
