@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // hs256 signs any payload bytes (valid JSON or not) with the test secret.
@@ -54,7 +54,7 @@ func FuzzVerifyClaims(f *testing.F) {
 			}
 			return
 		}
-		if !presence.ValidID(cl.Subject) || !presence.ValidID(cl.Tenant) || (cl.Session != "" && !presence.ValidID(cl.Session)) {
+		if !wire.ValidID(cl.Subject) || !wire.ValidID(cl.Tenant) || (cl.Session != "" && !wire.ValidID(cl.Session)) {
 			t.Fatalf("accepted ids that break the rule: %+v", cl)
 		}
 		if len(cl.Roles) == 0 || cl.Expires.IsZero() {
@@ -66,7 +66,7 @@ func FuzzVerifyClaims(f *testing.F) {
 			}
 		}
 		for _, b := range cl.Bridges {
-			if !presence.ValidID(b) {
+			if !wire.ValidID(b) {
 				t.Fatalf("bridge id that breaks the rule accepted: %q", b)
 			}
 		}

@@ -8,8 +8,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Vectors written by a real JVM (ObjectOutputStream.writeObject, OpenJDK
@@ -182,7 +182,7 @@ func FuzzValues(f *testing.F) {
 		_, _ = textValue(b)
 		_, _ = rolesValue(b)
 		_, _ = numberValue(b)
-		if id, err := v.CookieValue(string(b)); err == nil && !presence.ValidID(id) {
+		if id, err := v.CookieValue(string(b)); err == nil && !wire.ValidID(id) {
 			t.Fatalf("CookieValue(%q) accepted id %q", b, id)
 		}
 	})

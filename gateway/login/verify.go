@@ -10,8 +10,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pgw/pgw/gateway/auth"
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // Verifier reads login sessions from the app's Redis. It is immutable after
@@ -97,14 +97,14 @@ func (v *Verifier) CookieValue(val string) (string, error) {
 		}
 		id = string(b)
 	}
-	if !presence.ValidID(id) {
+	if !wire.ValidID(id) {
 		return "", problem.New(problem.LoginUnknown, "cookie %s does not hold a valid session id (%s)", name, idRule)
 	}
 	return id, nil
 }
 
-// idRule is presence.ValidID's rule (contract §2), for details.
-const idRule = "^[A-Za-z0-9_-]{1,128}$"
+// idRule is wire.ValidID's rule (contract §2), for details.
+const idRule = wire.IDPattern
 
 // key is the Redis key of a session id that ValidID accepted.
 func (v *Verifier) key(id string) string { return v.prefix + id + v.suffix }
@@ -114,7 +114,7 @@ func (v *Verifier) key(id string) string { return v.prefix + id + v.suffix }
 // ids rule), login_expired, login_claims (naming the field); a Redis
 // failure is unavailable.
 func (v *Verifier) Verify(ctx context.Context, id string) (Login, error) {
-	if !presence.ValidID(id) {
+	if !wire.ValidID(id) {
 		return Login{}, problem.New(problem.LoginUnknown, "login is not a valid session id (%s)", idRule)
 	}
 	vals, err := v.rdb.HMGet(ctx, v.key(id), v.fields...).Result()
@@ -168,7 +168,7 @@ func (v *Verifier) read(id string, vals []any) (Login, error) {
 		if err != nil {
 			return Login{}, fieldProblem(name, err)
 		}
-		if !presence.ValidID(s) {
+		if !wire.ValidID(s) {
 			return Login{}, problem.New(problem.LoginClaims, "field %s is not a valid id (%s)", name, idRule)
 		}
 		*f.out, *f.raw = s, string(b)
