@@ -63,10 +63,15 @@ func (n *Node) closeLogins() {
 	}
 }
 
-// loginTenantAllowed is asked about the tenant of every login session read
-// (contract §9's per-tenant login.enabled belongs here; a refusal is a
-// login_claims problem). Today every tenant may use logins.
-func (n *Node) loginTenantAllowed(_ context.Context, _ string) error { return nil }
+// loginTenantAllowed is asked about the tenant of every login session read:
+// a tenant whose policy has login.enabled false refuses its login sessions
+// with login_claims (contract §9; the default is true).
+func (n *Node) loginTenantAllowed(_ context.Context, tenant string) error {
+	if !n.policy(tenant).LoginEnabled() {
+		return problem.New(problem.LoginClaims, "tenant %q does not accept login sessions (its policy has login.enabled false)", tenant)
+	}
+	return nil
+}
 
 // checkLogins is one revocation round: every login session of this node's
 // connections is read once; the connections of those gone are closed.

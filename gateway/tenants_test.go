@@ -396,3 +396,27 @@ func TestTenantCustomStatusEmbedded(t *testing.T) {
 		t.Fatalf("status lunch: %v", r)
 	}
 }
+
+// login.enabled false refuses the tenant's login sessions (§2.1) with
+// login_claims; other tenants' and the tenant's JWTs still work.
+func TestTenantLoginDisabled(t *testing.T) {
+	e := startLoginNode(t, nil)
+	putPolicy(t, newAPIClient(t, e.tn), operatorToken(t), "acme", `{"login":{"enabled":false}}`)
+	e.session(t, "s-acme", "alice", "acme")
+	e.session(t, "s-globex", "gina", "globex")
+	c := dial(t, e.tn.url, nil)
+	if r := c.request(map[string]any{"type": "hello", "login": "s-acme", "device": "web"}); problemCode(r) != "login_claims" {
+		t.Fatalf("acme login: %v", r)
+	}
+	if ce := c.waitClose(5 * time.Second); ce.Code != 4401 || ce.Text != "login_claims" {
+		t.Fatalf("closed %d %q, want 4401 login_claims", ce.Code, ce.Text)
+	}
+	g := dial(t, e.tn.url, nil)
+	if r := g.request(map[string]any{"type": "hello", "login": "s-globex", "device": "web"}); r["type"] != "welcome" {
+		t.Fatalf("globex login: %v", r)
+	}
+	j := dial(t, e.tn.url, nil)
+	if r := j.request(map[string]any{"type": "hello", "token": token(t, "alice", "acme"), "device": "web"}); r["type"] != "welcome" {
+		t.Fatalf("acme JWT: %v", r)
+	}
+}
