@@ -358,7 +358,9 @@ export interface paths {
          * @description Prometheus text exposition format. Labels never carry user, tenant or
          *     session ids; HTTP requests are counted in `pgw_http_requests_total`
          *     by route pattern (`GET /v1/presence/{user}`, `unmatched`) and status.
-         *     Bind it to an admin address in production.
+         *     Bind it to an admin address in production: with `PGW_ADMIN_ADDR`
+         *     set, `/metrics` (and `/debug/pprof/`) are served only on that
+         *     listener, and this one answers 404.
          */
         get: operations["metrics"];
         put?: never;
@@ -1166,6 +1168,7 @@ export interface operations {
                     "application/openmetrics-text": string;
                 };
             };
+            404: components["responses"]["NotFound"];
         };
     };
 }
