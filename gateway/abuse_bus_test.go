@@ -56,13 +56,7 @@ func TestForgedBusMessagesChangeNothing(t *testing.T) {
 	if r := victim.request(map[string]any{"type": "status", "status": "busy", "note": "real"}); r["type"] != "ok" {
 		t.Fatalf("victim: %v", r)
 	}
-	testenv.WaitFor(t, 10*time.Second, func() error {
-		fs := watcher.presenceFrames("u1")
-		if len(fs) == 0 || fs[len(fs)-1]["note"] != "real" {
-			return fmt.Errorf("watcher has not seen the real change: %v", fs)
-		}
-		return nil
-	})
+	waitNote(t, watcher, "u1", "real")
 	for _, f := range append(watcher.all(), victim.all()...) {
 		if f["note"] == "forged" || f["type"] == "call" || f["type"] == "bye" {
 			t.Fatalf("a forged message reached a client: %v", f)
@@ -91,13 +85,7 @@ func TestBusVersionFarAheadIsNotTaken(t *testing.T) {
 	if r := u1.request(map[string]any{"type": "status", "status": "busy", "note": "real"}); r["type"] != "ok" {
 		t.Fatalf("u1: %v", r)
 	}
-	testenv.WaitFor(t, 10*time.Second, func() error {
-		fs := watcher.presenceFrames("u1")
-		if len(fs) == 0 || fs[len(fs)-1]["note"] != "real" {
-			return fmt.Errorf("watcher has not seen the real change: %v", fs)
-		}
-		return nil
-	})
+	waitNote(t, watcher, "u1", "real")
 	for _, f := range watcher.presenceFrames("u1") {
 		if f["note"] == "far" {
 			t.Fatalf("a version a day ahead was delivered: %v", f)
@@ -108,24 +96,39 @@ func TestBusVersionFarAheadIsNotTaken(t *testing.T) {
 // An external NATS needs a secret to sign with; NATS credentials need an
 // external NATS.
 func TestBusSettings(t *testing.T) {
-	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
-	for _, c := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"PGW_NATS_URL": "nats://127.0.0.1:4222"}, "PGW_CLUSTER_SECRET"},
-		{map[string]string{"PGW_NATS_NKEY": "/etc/pgw/nats.nk"}, "PGW_NATS_URL"},
-	} {
-		if _, _, err := LoadConfig("t", nil, env(c.env), io.Discard); err == nil || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%v: err %v, want one naming %s", c.env, err, c.want)
-		}
-	}
+	wantSettingError(t, map[string]string{"PGW_NATS_URL": "nats://127.0.0.1:4222"}, "PGW_CLUSTER_SECRET")
+	wantSettingError(t, map[string]string{"PGW_NATS_NKEY": "/etc/pgw/nats.nk"}, "PGW_NATS_URL")
 	for _, kv := range []map[string]string{
 		{"PGW_NATS_URL": "nats://127.0.0.1:4222", "PGW_JWT_SECRET": "x"},
 		{"PGW_NATS_URL": "nats://127.0.0.1:4222", "PGW_CLUSTER_SECRET": "y", "PGW_JWT_KEYS": "/k.pem"},
 	} {
-		if _, _, err := LoadConfig("t", nil, env(kv), io.Discard); err != nil {
+		if _, _, err := LoadConfig("t", nil, envOf(kv), io.Discard); err != nil {
 			t.Errorf("%v: %v", kv, err)
 		}
 	}
+}
+
+// envOf is a getenv over kv.
+func envOf(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+
+// wantSettingError checks LoadConfig refuses the environment kv with an
+// error naming the setting name.
+func wantSettingError(t *testing.T, kv map[string]string, name string) {
+	t.Helper()
+	if _, _, err := LoadConfig("t", nil, envOf(kv), io.Discard); err == nil || !strings.HasPrefix(err.Error(), name) {
+		t.Errorf("%v: err %v, want one naming %s", kv, err, name)
+	}
+}
+
+// waitNote waits until the newest presence frame of user that c holds has
+// the note.
+func waitNote(t *testing.T, c *client, user, note string) {
+	t.Helper()
+	testenv.WaitFor(t, 10*time.Second, func() error {
+		fs := c.presenceFrames(user)
+		if len(fs) == 0 || fs[len(fs)-1]["note"] != note {
+			return fmt.Errorf("the newest presence of %s is not %q yet: %v", user, note, fs)
+		}
+		return nil
+	})
 }

@@ -77,21 +77,10 @@ func TestOriginDefaultIsAddr(t *testing.T) {
 
 // Bad origin settings stop the node at start, naming the variable.
 func TestOriginSettings(t *testing.T) {
-	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
-	for _, c := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{"PGW_ALLOWED_ORIGINS": "example.com"}, "PGW_ALLOWED_ORIGINS"},
-		{map[string]string{"PGW_ALLOWED_ORIGINS": "https://h/path"}, "PGW_ALLOWED_ORIGINS"},
-		{map[string]string{"PGW_PUBLIC_URL": "pgw.example.com"}, "PGW_PUBLIC_URL"},
-	} {
-		_, _, err := LoadConfig("t", nil, env(c.env), io.Discard)
-		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%v: err %v, want one naming %s", c.env, err, c.want)
-		}
-	}
-	cfg, _, err := LoadConfig("t", []string{"--public-url", "https://pgw.example.com/x/"}, env(map[string]string{"PGW_ALLOWED_ORIGINS": "null, file://"}), io.Discard)
+	wantSettingError(t, map[string]string{"PGW_ALLOWED_ORIGINS": "example.com"}, "PGW_ALLOWED_ORIGINS")
+	wantSettingError(t, map[string]string{"PGW_ALLOWED_ORIGINS": "https://h/path"}, "PGW_ALLOWED_ORIGINS")
+	wantSettingError(t, map[string]string{"PGW_PUBLIC_URL": "pgw.example.com"}, "PGW_PUBLIC_URL")
+	cfg, _, err := LoadConfig("t", []string{"--public-url", "https://pgw.example.com/x/"}, envOf(map[string]string{"PGW_ALLOWED_ORIGINS": "null, file://"}), io.Discard)
 	if err != nil || cfg.PublicURL != "https://pgw.example.com/x/" || len(cfg.AllowedOrigins) != 2 {
 		t.Fatalf("cfg %+v err %v", cfg, err)
 	}

@@ -82,13 +82,7 @@ func TestRateLimitedFramesAreNotApplied(t *testing.T) {
 		if p.Note != last {
 			t.Fatalf("stored note %q, want the last accepted %q", p.Note, last)
 		}
-		testenv.WaitFor(t, 10*time.Second, func() error {
-			fs := watcher.presenceFrames("flooder")
-			if len(fs) == 0 || fs[len(fs)-1]["note"] != last {
-				return fmt.Errorf("watcher has not seen %q yet", last)
-			}
-			return nil
-		})
+		waitNote(t, watcher, "flooder", last)
 		for _, f := range watcher.presenceFrames("flooder") {
 			if note, _ := f["note"].(string); note != "" && !accepted[note] {
 				t.Fatalf("subscriber saw the dropped frame's note %q", note)
