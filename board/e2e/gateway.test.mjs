@@ -31,7 +31,7 @@ describe('board on the real gateway', () => {
     assert.equal(r.status, 200, `GET /board/ on the gateway answered ${r.status}: is board.Handler() mounted at /board/?`);
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.setDefaultTimeout(5000);
+    page.setDefaultTimeout(20_000); // generous: a loaded machine
     seen = observe(page);
   });
 
@@ -97,8 +97,12 @@ describe('board on the real gateway', () => {
     });
     const sentAt = Date.now();
     alice.send({ type: 'status', status: 'away', note: 'Back at 3' });
-    const shownAt = await (await page.waitForFunction(() => window.aliceChangedAt, null, { timeout: 5000 })).jsonValue();
-    assert.ok(shownAt - sentAt <= 1000, `tile updated ${shownAt - sentAt} ms after the status frame was sent`);
+    // Well under a second on an idle machine (the figure is printed); the
+    // bound is generous so a loaded machine does not fail it: it catches a
+    // board that stopped following live frames (it would wait for a poll).
+    const shownAt = await (await page.waitForFunction(() => window.aliceChangedAt, null, { timeout: 20_000 })).jsonValue();
+    console.log(`# status frame → tile: ${shownAt - sentAt} ms`);
+    assert.ok(shownAt - sentAt <= 10_000, `tile updated ${shownAt - sentAt} ms after the status frame was sent`);
     assert.equal(await tile(page, 'alice').locator('.status-text').textContent(), 'Away');
   });
 
@@ -121,7 +125,7 @@ describe('board on the real gateway', () => {
     assert.match(await bob.locator('.call-peer').textContent(), /from \+4930123456/);
     const first = await bob.locator('.call-timer').textContent();
     assert.match(first, /^2:\d\d$/, 'the timer counts from phone.call.since');
-    await page.waitForFunction((t) => document.querySelector('li[data-user="bob"] .call-timer').textContent !== t, first, { timeout: 5000 });
+    await page.waitForFunction((t) => document.querySelector('li[data-user="bob"] .call-timer').textContent !== t, first, { timeout: 20_000 });
     await page.locator('li[data-user="dave"] .phone[data-phone="ringing"]').waitFor();
     assert.match(await tile(page, 'dave').locator('.phone-text').textContent(), /^ext 1004, ringing$/);
     await page.locator('li[data-user="carol"] .phone[data-phone="idle"]').waitFor();
@@ -135,7 +139,7 @@ describe('board on the real gateway', () => {
     await page.locator('li[data-user="erin"][data-status="online"]').waitFor();
     const closedAt = Date.now();
     await erin.close();
-    await page.locator('li[data-user="erin"][data-status="offline"]').waitFor({ timeout: GRACE_MS + 3000 });
+    await page.locator('li[data-user="erin"][data-status="offline"]').waitFor({ timeout: GRACE_MS + 20_000 });
     const took = Date.now() - closedAt;
     assert.ok(took >= GRACE_MS - 100, `offline after ${took} ms, before the ${GRACE_MS} ms grace ran out`);
     assert.equal(await tile(page, 'erin').locator('.status-text').textContent(), 'Offline');

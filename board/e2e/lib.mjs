@@ -117,7 +117,7 @@ export class Client {
   }
 
   /** next resolves with the first queued frame matching pred (and removes it). */
-  next(pred, timeoutMs = 5000) {
+  next(pred, timeoutMs = 20_000) {
     return new Promise((resolve, reject) => {
       const take = () => {
         const i = this.frames.findIndex(pred);
@@ -135,7 +135,7 @@ export class Client {
   }
 
   /** request sends frame with a fresh id and resolves with its reply. */
-  request(frame, timeoutMs = 5000) {
+  request(frame, timeoutMs = 20_000) {
     const id = this.nextID++;
     this.send({ ...frame, id });
     return this.next((f) => f.id === id, timeoutMs);
