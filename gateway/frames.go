@@ -109,13 +109,6 @@ func checkID(id json.RawMessage) *problem.Problem {
 	return problem.Field("id", "must be a number or a string, got %s", describeStart(id))
 }
 
-func validIDOrNil(id json.RawMessage) json.RawMessage {
-	if checkID(id) != nil {
-		return nil
-	}
-	return id
-}
-
 func describeStart(b []byte) string {
 	if len(b) == 0 {
 		return "nothing"

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/gateway/auth"
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // FuzzLoginDecode drives the login cookie decoder and the session hash
@@ -36,7 +36,7 @@ func FuzzLoginDecode(f *testing.F) {
 				t.Fatalf("cookie refusal is not a login_* problem: %#v", err)
 			}
 			id = "s1"
-		} else if !presence.ValidID(id) {
+		} else if !wire.ValidID(id) {
 			t.Fatalf("cookie gave an invalid id %q", id)
 		}
 		l, err := v.read(id, []any{user, tenant, roles, last, maxInactive})
@@ -46,7 +46,7 @@ func FuzzLoginDecode(f *testing.F) {
 			}
 			return
 		}
-		if !presence.ValidID(l.Claims.Subject) || !presence.ValidID(l.Claims.Tenant) || len(l.Claims.Roles) == 0 {
+		if !wire.ValidID(l.Claims.Subject) || !wire.ValidID(l.Claims.Tenant) || len(l.Claims.Roles) == 0 {
 			t.Fatalf("accepted a login that breaks the rules: %+v", l.Claims)
 		}
 		for _, r := range l.Claims.Roles {
