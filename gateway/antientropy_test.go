@@ -46,3 +46,50 @@ func TestAntiEntropyDeliversALostPublish(t *testing.T) {
 		t.Fatalf("delivered version %v, the store's change has %d", f["version"], ch.Presence.Version)
 	}
 }
+
+// A subscribe whose snapshot is newer than what the node has fanned out (the
+// change is in the store, its bus message still in flight) pushes that
+// state to the connections already watching: when the bus message arrives
+// it is dropped as already shown, and so is every later re-read of the same
+// version, so without the push they would keep the older state for good.
+func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
+	opt := presence.DefaultOptions()
+	opt.Grace = 300 * time.Millisecond
+	st := presence.NewMemory(opt)
+	tn := startNodeDeps(t, func(c *Config) { c.ResyncEvery = 100 * time.Millisecond }, Deps{Store: st})
+	connectUser(t, tn, "alice", "acme", "s-alice", "main")
+	bob, _ := connectUser(t, tn, "bob", "acme", "s-bob", "main")
+	if r := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}}); r["type"] != "ok" {
+		t.Fatalf("bob's subscribe: %v", r)
+	}
+
+	// The change is in the store; its publish has not reached this node.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ch, err := st.SetStatus(ctx, "acme", "alice", presence.DND, "in flight", time.Now())
+	if err != nil || !ch.Changed {
+		t.Fatalf("set status in the store: %v %+v", err, ch)
+	}
+
+	carol, _ := connectUser(t, tn, "carol", "acme", "s-carol", "main")
+	r := carol.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
+	ps, _ := r["presence"].([]any)
+	if len(ps) != 1 || ps[0].(map[string]any)["status"] != "dnd" {
+		t.Fatalf("carol's subscribe reply: %v", r)
+	}
+	// Now the bus message of the same change arrives, late.
+	tn.onPresence("acme", "alice", ch.Presence.Version, mustJSON(ch.Presence))
+
+	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
+		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
+	}); f == nil {
+		t.Fatalf("bob kept alice's older state: %s", statusesOf(bob.presenceFrames("alice")))
+	}
+	// Exactly once each: carol had it in her reply, bob got one push.
+	if got := len(carol.presenceFrames("alice")); got != 0 {
+		t.Fatalf("carol was also pushed alice %d times after her reply", got)
+	}
+	if got := statusesOf(bob.presenceFrames("alice")); got != "dnd" {
+		t.Fatalf("bob's pushes of alice: %s, want one dnd", got)
+	}
+}

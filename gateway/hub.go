@@ -334,7 +334,7 @@ func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, rep
 	listed := make(map[string]bool, len(userSnap))
 	list := func(p presence.Presence) {
 		k := userKey{p.Tenant, p.User}
-		data := h.newestLocked(h.shard(k), k, p)
+		data := h.newestLocked(h.shard(k), k, p, c)
 		if !listed[p.User] {
 			listed[p.User] = true
 			merged = append(merged, data)
@@ -419,14 +419,21 @@ func (h *hub) unreserve(tenant string, users []string, all bool) {
 	}
 }
 
-// newestLocked returns the newer of p and what the node has cached for k,
-// caching p when it is newer.
-func (h *hub) newestLocked(s *hubShard, k userKey, p presence.Presence) json.RawMessage {
-	if c, ok := s.last[k]; ok && c.version >= p.Version {
-		return c.data
+// newestLocked returns what a subscribe reply of c lists for k: the newer
+// of the node's cached presence and the snapshot's p. A snapshot newer than
+// the cache advances it, and the connections that already watch k are
+// pushed it now: the bus message of that same change is dropped as already
+// shown when it arrives, so without this push they would keep the older
+// state for good (and no re-read would mend it, for the same reason).
+func (h *hub) newestLocked(s *hubShard, k userKey, p presence.Presence, c *conn) json.RawMessage {
+	if cc, ok := s.last[k]; ok && cc.version >= p.Version {
+		return cc.data
 	}
 	data := mustJSON(p)
 	s.last[k] = cached{version: p.Version, data: data, status: p.Status}
+	if p.Version > 0 {
+		h.sendLocked(s, k, data, c)
+	}
 	return data
 }
 
@@ -494,17 +501,26 @@ func (h *hub) deliver(tenant, user string, version int64, data []byte) int {
 		return 0
 	}
 	s.last[k] = cached{version: version, data: data}
+	return h.sendLocked(s, k, data, nil)
+}
+
+// sendLocked pushes data to every connection watching k (the user, or its
+// whole tenant) but except, once each; it returns how many. s is k's shard,
+// locked, which also makes reading h.tenants safe.
+func (h *hub) sendLocked(s *hubShard, k userKey, data []byte, except *conn) int {
 	n := 0
 	var all map[*conn]struct{}
-	if tw := h.tenants[tenant]; tw != nil {
+	if tw := h.tenants[k.tenant]; tw != nil {
 		all = tw.conns
 	}
 	for c := range all {
-		c.send(data)
-		n++
+		if c != except {
+			c.send(data)
+			n++
+		}
 	}
 	for c := range s.watch[k] {
-		if _, dup := all[c]; dup {
+		if _, dup := all[c]; dup || c == except {
 			continue
 		}
 		c.send(data)
