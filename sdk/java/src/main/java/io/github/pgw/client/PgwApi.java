@@ -109,7 +109,9 @@ public final class PgwApi {
     /**
      * {@code PUT /v1/presence/{user}/status}: sets a user's manual status across all the user's
      * sessions. {@code status} is online (clears it), away, busy, dnd, or a custom status of the
-     * tenant; {@code note} (at most 140 characters) may be null.
+     * tenant (contract §9; the answer then has {@link Presence#getCustom()} and the base as its
+     * status); {@code note} (at most 140 characters) may be null. A name the tenant does not define
+     * fails with the gateway's 400 {@link PgwApiException} naming {@code status} and the choices.
      */
     public Presence setStatus(String user, String status, String note) {
         Validate.id("setStatus", "user", user);

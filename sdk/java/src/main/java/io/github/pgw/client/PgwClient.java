@@ -208,7 +208,11 @@ public final class PgwClient implements AutoCloseable {
 
     /**
      * Sets the user's manual status across all the user's sessions: online (clears it), away, busy,
-     * dnd, or a custom status of the tenant; {@code note} (at most 140 characters) may be null.
+     * dnd, or a custom status of the tenant (contract §9, listed in {@link Welcome#getStatuses()});
+     * {@code note} (at most 140 characters) may be null. Any name that follows the ids rule is sent
+     * (only {@code offline} and malformed names are refused here, with {@link PgwArgumentException});
+     * a name the tenant does not define fails with the gateway's 400 {@link PgwException} naming
+     * {@code status} and the tenant's choices.
      */
     public CompletableFuture<Void> status(String status, String note) {
         Validate.statusName("status", status);
@@ -217,6 +221,15 @@ public final class PgwClient implements AutoCloseable {
         f.addProperty("status", status);
         if (note != null) f.addProperty("note", note);
         return send(f, true).thenApply(r -> null);
+    }
+
+    /**
+     * The text to show for a presence: its custom status's label when the last welcome listed it,
+     * else the English label of its built-in status ({@link StatusLabels#label}).
+     */
+    public String label(Presence p) {
+        Welcome w = lastWelcome;
+        return StatusLabels.label(p, w == null ? null : w.getStatuses());
     }
 
     /** Sets this session's idle flag (the app's own idle detection); re-asserted after reconnects. */

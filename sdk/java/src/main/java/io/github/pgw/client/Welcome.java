@@ -1,5 +1,8 @@
 package io.github.pgw.client;
 
+import java.util.Collections;
+import java.util.List;
+
 /** The {@code welcome} frame: the gateway's reply to hello (contract §3.1). */
 public final class Welcome {
     private String conn;
@@ -10,6 +13,7 @@ public final class Welcome {
     private long heartbeat;
     private long expires;
     private Presence presence;
+    private List<CustomStatus> statuses;
 
     Welcome() {}
 
@@ -29,4 +33,12 @@ public final class Welcome {
     public long getExpires() { return expires; }
     /** The caller's own presence. */
     public Presence getPresence() { return presence; }
+    /**
+     * The tenant's custom statuses (contract §9), empty when it has none: what
+     * {@link PgwClient#status} accepts besides the built-in ones, and the labels
+     * {@link PgwClient#label(Presence)} shows. Unmodifiable.
+     */
+    public List<CustomStatus> getStatuses() {
+        return statuses == null ? Collections.<CustomStatus>emptyList() : Collections.unmodifiableList(statuses);
+    }
 }

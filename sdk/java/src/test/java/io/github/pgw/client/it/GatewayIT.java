@@ -5,16 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.github.pgw.client.ConnectionState;
+import io.github.pgw.client.CustomStatus;
 import io.github.pgw.client.IptEvent;
 import io.github.pgw.client.PgwApi;
 import io.github.pgw.client.PgwApiException;
 import io.github.pgw.client.PgwArgumentException;
 import io.github.pgw.client.PgwBridge;
 import io.github.pgw.client.PgwClient;
+import io.github.pgw.client.PgwException;
 import io.github.pgw.client.PgwListener;
 import io.github.pgw.client.Presence;
 import io.github.pgw.client.PresenceView;
@@ -22,6 +25,7 @@ import io.github.pgw.client.StateChange;
 import io.github.pgw.client.SyncDevice;
 import io.github.pgw.client.TenantHistory;
 import io.github.pgw.client.VersionedPolicy;
+import io.github.pgw.client.Welcome;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.util.ArrayList;
@@ -233,6 +237,60 @@ class GatewayIT {
         // A user of the tenant (no admin role) may not read its policy.
         PgwApi user = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(uid("u"), tenant)).build();
         assertEquals(403, assertThrows(PgwApiException.class, () -> user.getTenant(tenant)).getStatus());
+    }
+
+    @Test
+    void customStatusOfTheTenantPolicy() throws Exception {
+        String tenant = uid("t");
+        String alice = uid("alice");
+        PgwApi ops = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token("ops1", "ops", "operator")).build();
+        JsonObject policy = JsonParser.parseString("{\"statuses\":[{\"name\":\"lunch\",\"base\":\"away\",\"label\":\"At lunch\"}]}").getAsJsonObject();
+        ops.putTenant(tenant, policy, ops.getTenant(tenant).getEtag());
+        // The change applies within 1 s (§9): wait until the node takes the name, for another user.
+        PgwApi api = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(uid("reader"), tenant)).build();
+        String probe = uid("probe");
+        waitFor("the policy to apply", 15_000, () -> {
+            try {
+                return "lunch".equals(api.setStatus(probe, "lunch", null).getCustom());
+            } catch (PgwApiException e) {
+                return false;
+            }
+        });
+
+        PgwClient a = window(gw, gw.token(alice, tenant), PgwClient.Builder.newSessionId(), "main", null);
+        Welcome w = a.ready().get(15, TimeUnit.SECONDS);
+        assertEquals(1, w.getStatuses().size(), "the welcome lists the tenant's custom statuses");
+        CustomStatus lunch = w.getStatuses().get(0);
+        assertEquals("lunch", lunch.getName());
+        assertEquals("away", lunch.getBase());
+        assertEquals("At lunch", lunch.getLabel());
+
+        PresenceView view = a.subscribe(Collections.singletonList(alice)).get(15, TimeUnit.SECONDS);
+        a.status("lunch", "back at 1").get(15, TimeUnit.SECONDS);
+        waitFor("alice's own view to show lunch", 15_000, () -> view.get(alice) != null && "lunch".equals(view.get(alice).getCustom()));
+        Presence p = view.get(alice);
+        assertEquals("away", p.getStatus(), "status is the custom status's base");
+        assertEquals("At lunch", a.label(p));
+        assertEquals("lunch", api.getPresence(alice).getCustom());
+
+        // An unknown name: the gateway's 400 naming status and the tenant's choices.
+        java.util.concurrent.ExecutionException ee = assertThrows(java.util.concurrent.ExecutionException.class,
+                () -> a.status("gym", null).get(15, TimeUnit.SECONDS));
+        PgwException e = assertInstanceOf(PgwException.class, ee.getCause());
+        assertEquals(400, e.getStatus());
+        assertEquals("status", e.getErrors().get(0).getField());
+        assertTrue(e.getErrors().get(0).getReason().contains("lunch"), e.getErrors().get(0).getReason());
+
+        // The HTTP status route takes the custom name too, and back to online clears it.
+        Presence viaHttp = api.setStatus(alice, "lunch", null);
+        assertEquals("lunch", viaHttp.getCustom());
+        assertEquals("away", viaHttp.getStatus());
+        PgwApiException bad = assertThrows(PgwApiException.class, () -> api.setStatus(alice, "gym", null));
+        assertEquals(400, bad.getStatus());
+        assertEquals("status", bad.getErrors().get(0).getField());
+        assertNull(api.setStatus(alice, "online", null).getCustom());
+        waitFor("alice's view back online", 15_000, () -> view.get(alice).getCustom() == null && "online".equals(view.get(alice).getStatus()));
+        assertEquals("Online", a.label(view.get(alice)));
     }
 
     @Test
