@@ -246,12 +246,14 @@ class GatewayIT {
         PgwApi ops = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token("ops1", "ops", "operator")).build();
         JsonObject policy = JsonParser.parseString("{\"statuses\":[{\"name\":\"lunch\",\"base\":\"away\",\"label\":\"At lunch\"}]}").getAsJsonObject();
         ops.putTenant(tenant, policy, ops.getTenant(tenant).getEtag());
-        // The change applies within 1 s (§9): wait until the node takes the name, for another user.
-        PgwApi api = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(uid("reader"), tenant)).build();
+        // The change applies within 1 s (§9): wait until the node takes the name, for another user
+        // (online: a manual status needs a live session, 409 user_offline otherwise).
         String probe = uid("probe");
+        window(gw, gw.token(probe, tenant), PgwClient.Builder.newSessionId(), "main", null).ready().get(15, TimeUnit.SECONDS);
+        PgwApi probeApi = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(probe, tenant)).build();
         waitFor("the policy to apply", 15_000, () -> {
             try {
-                return "lunch".equals(api.setStatus(probe, "lunch", null).getCustom());
+                return "lunch".equals(probeApi.setStatus(probe, "lunch", null).getCustom());
             } catch (PgwApiException e) {
                 return false;
             }
@@ -271,6 +273,8 @@ class GatewayIT {
         Presence p = view.get(alice);
         assertEquals("away", p.getStatus(), "status is the custom status's base");
         assertEquals("At lunch", a.label(p));
+        // The user themself over HTTP (the route takes the user or an admin).
+        PgwApi api = PgwApi.builder().baseUrl(gw.httpUrl()).token(gw.token(alice, tenant)).build();
         assertEquals("lunch", api.getPresence(alice).getCustom());
 
         // An unknown name: the gateway's 400 naming status and the tenant's choices.
