@@ -3,8 +3,6 @@ package presence
 import (
 	"strings"
 	"time"
-
-	"github.com/pgw/pgw/wire"
 )
 
 // Status is a user's aggregated status.
@@ -71,11 +69,6 @@ func ValidDevice(d string) bool {
 	}
 	return false
 }
-
-// ValidID is wire.ValidID, kept for code written before package wire.
-//
-// Deprecated: use wire.ValidID (the id rule is not the store's).
-func ValidID(s string) bool { return wire.ValidID(s) }
 
 // Phone states (§3.2).
 const (

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,9 +166,11 @@ func (e *Env) HealProxies() {
 func BuildGateway(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
+		// go test puts its own GOROOT/bin first on the PATH of the tests it runs.
 		goBin, err := exec.LookPath("go")
 		if err != nil {
-			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			built.err = fmt.Errorf("the go command is not on PATH (needed to build cmd/gateway): %v", err)
+			return
 		}
 		dir, err := os.MkdirTemp("", "pgw-chaos-")
 		if err != nil {
