@@ -222,3 +222,30 @@ func TestInvalidUTF8ClosesWith1007(t *testing.T) {
 		t.Fatalf("before welcome: close %v", ce)
 	}
 }
+
+// The per-user write budget follows the user's tenant policy (§9
+// limits.frames_per_second, frame_burst), as the per-connection limit does:
+// a tenant allowed more is not cut at the node's rate, another tenant still is.
+func TestRateLimitUserWritesFollowTenantPolicy(t *testing.T) {
+	tn := startNode(t, func(c *Config) { c.RateLimit, c.RateBurst, c.RateSustain = 0.5, 5, time.Hour })
+	putPolicy(t, newAPIClient(t, tn), operatorToken(t), "acme", `{"limits":{"frames_per_second":100,"frame_burst":100}}`)
+	writes := func(tenant string) (ok int) {
+		c, _ := connectUser(t, tn, "u1", tenant, "s-"+tenant, "main")
+		for i := range 20 {
+			r := c.request(map[string]any{"type": "status", "status": "busy", "note": fmt.Sprintf("n%d", i)})
+			switch {
+			case r["type"] == "ok":
+				ok++
+			case problemCode(r) != "rate_limited":
+				t.Fatalf("%s reply %v", tenant, r)
+			}
+		}
+		return ok
+	}
+	if ok := writes("acme"); ok != 20 {
+		t.Fatalf("acme (burst 100 by policy): %d of 20 writes accepted", ok)
+	}
+	if ok := writes("globex"); ok > 5+2 {
+		t.Fatalf("globex (the node's burst 5): %d of 20 writes accepted", ok)
+	}
+}

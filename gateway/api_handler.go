@@ -52,7 +52,7 @@ func (a *api) handle(mux *http.ServeMux, pattern string, fn apiFunc) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			// A write also draws from the user's budget shared with its
 			// WebSocket frames on this node (§6).
-			if wait, ok := a.n.writes.allow(writeKey(cl.Tenant, cl.Subject), time.Now()); !ok {
+			if wait, ok := a.n.allowWrite(cl.Tenant, cl.Subject, time.Now()); !ok {
 				p := problem.New(problem.RateLimited, "more than %g writes/s (burst %d) for user %s over its connections and requests on this node; retry after %d s", a.n.cfg.RateLimit, a.n.cfg.RateBurst, cl.Subject, wait)
 				p.RetryAfter = wait
 				a.n.writeProblem(w, r, p)

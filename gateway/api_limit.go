@@ -43,6 +43,12 @@ func newKeyedLimiter(perSecond float64, burst int) *keyedLimiter {
 // allow takes one token for key. When none is left it reports false and
 // the whole seconds until one is (at least 1), for Retry-After.
 func (k *keyedLimiter) allow(key string, now time.Time) (retryAfter int, ok bool) {
+	return k.allowAt(key, now, k.limit, k.burst)
+}
+
+// allowAt is allow with the key's own rate and burst (a tenant's policy):
+// a bucket made at another rate takes the new one from now on.
+func (k *keyedLimiter) allowAt(key string, now time.Time, limit rate.Limit, burst int) (retryAfter int, ok bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	b := k.buckets[key]
@@ -50,8 +56,11 @@ func (k *keyedLimiter) allow(key string, now time.Time) (retryAfter int, ok bool
 		if len(k.buckets) >= k.sweepAt {
 			k.sweep(now)
 		}
-		b = &bucket{lim: rate.NewLimiter(k.limit, k.burst)}
+		b = &bucket{lim: rate.NewLimiter(limit, burst)}
 		k.buckets[key] = b
+	} else if b.lim.Limit() != limit || b.lim.Burst() != burst {
+		b.lim.SetLimitAt(now, limit)
+		b.lim.SetBurstAt(now, burst)
 	}
 	b.last = now
 	r := b.lim.ReserveN(now, 1)
@@ -66,7 +75,9 @@ func (k *keyedLimiter) allow(key string, now time.Time) (retryAfter int, ok bool
 // sweep size so sweeping costs O(1) per new key.
 func (k *keyedLimiter) sweep(now time.Time) {
 	for key, b := range k.buckets {
-		if now.Sub(b.last) >= k.idle {
+		// A bucket's own refill time: a tenant's rate may differ from k's.
+		idle := max(k.idle, time.Duration(float64(b.lim.Burst())/float64(b.lim.Limit())*float64(time.Second))+time.Second)
+		if now.Sub(b.last) >= idle {
 			delete(k.buckets, key)
 		}
 	}

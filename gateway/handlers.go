@@ -51,7 +51,7 @@ func (c *conn) handle(data []byte) bool {
 		return true
 	}
 	if writesStore(f.Type) {
-		if wait, ok := n.writes.allow(writeKey(c.tenant, c.user), time.Now()); !ok {
+		if wait, ok := n.allowWrite(c.tenant, c.user, time.Now()); !ok {
 			return c.drop(f, "for user "+c.user+" over its connections on this node", wait)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
+	"golang.org/x/time/rate"
 )
 
 // Tenant policies (contract §9) on a node: kept in the shared store,
@@ -176,6 +177,14 @@ func (n *Node) connLimits(name string) connLimits {
 		}
 	}
 	return l
+}
+
+// allowWrite takes one token of the user's write budget on this node
+// (shared by all of the user's connections and HTTP writes), at the rate and
+// burst of the user's tenant policy, else of the node (§6, §9).
+func (n *Node) allowWrite(tenant, user string, now time.Time) (retryAfter int, ok bool) {
+	l := n.connLimits(tenant)
+	return n.writes.allowAt(writeKey(tenant, user), now, rate.Limit(l.rate), l.burst)
 }
 
 // checkBridge refuses a bridge id the tenant's policy does not list
