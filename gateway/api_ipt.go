@@ -66,7 +66,7 @@ func (a *api) iptEvents(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	var out eventsResult
 	for i, e := range events {
-		res, err := a.n.ipt.Event(ctx, cl.Tenant, "", e, now)
+		res, err := a.n.ipt.Event(ctx, cl.Tenant, "", 0, e, now)
 		if err != nil {
 			at := fmt.Sprintf("events[%d]", i)
 			err = prefixFields(err, at)

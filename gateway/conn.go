@@ -68,8 +68,11 @@ type conn struct {
 	nextPing     time.Time
 	subs         userSet // watched users (own tenant)
 	tenantSub    bool
-	idleFlag     bool          // last idle value this connection set, re-asserted after a store loss
-	writerGone   chan struct{} // made by cleanup when it must wait for the writer
+	idleFlag     bool // last idle value this connection set, re-asserted after a store loss
+	// iptSequence: per bridge id, the sequence its last ipt.sync on this
+	// connection started (ipt.Result.Sequence), passed with its events.
+	iptSequence map[string]int64
+	writerGone  chan struct{} // made by cleanup when it must wait for the writer
 }
 
 // outFrame is one queued write: a text frame, a ping, or the final close.

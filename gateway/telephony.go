@@ -46,6 +46,12 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.mu.Lock()
+		if c.iptSequence == nil {
+			c.iptSequence = map[string]int64{}
+		}
+		c.iptSequence[m.Bridge] = res.Sequence
+		c.mu.Unlock()
 		n.publishIPT(c.tenant, res)
 		return &syncOK{Devices: len(m.Devices)}, nil
 	}
@@ -59,7 +65,10 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 	if err := n.mayReport(claims, e.Bridge); err != nil {
 		return nil, err
 	}
-	res, err := n.ipt.Event(ctx, c.tenant, c.session, e, time.Now())
+	c.mu.Lock()
+	sequence := c.iptSequence[e.Bridge]
+	c.mu.Unlock()
+	res, err := n.ipt.Event(ctx, c.tenant, c.session, sequence, e, time.Now())
 	if err != nil {
 		return nil, err
 	}

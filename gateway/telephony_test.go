@@ -168,3 +168,56 @@ func TestAMIBridgeEndToEnd(t *testing.T) {
 		t.Fatalf("call still shown after resync: %v", f)
 	}
 }
+
+// TestEventOfReplacedBridgeConnectionIgnored: a bridge whose connection was
+// closed with an event in flight (its node re-asserted after Redis restarted
+// empty) reconnects, syncs and counts from 1 again. The old connection's
+// event, run by its node after that sync, must neither undo the sync nor
+// make the new connection's events look like resends. Found by the chaos
+// checker (kill + Redis restarts: GET in_call, the bridge's truth held).
+func TestEventOfReplacedBridgeConnectionIgnored(t *testing.T) {
+	tn := startNode(t, nil)
+	w := watch(t, tn, "alice")
+	event := func(c *client, seq int, ev string) map[string]any {
+		t.Helper()
+		r := c.request(map[string]any{"type": "ipt.event", "bridge": "pbx1", "seq": seq, "ext": "1001",
+			"event": ev, "call": "c1", "direction": "inbound", "peer": "+4930123"})
+		if r["type"] != "ok" {
+			t.Fatalf("%s seq %d: %v", ev, seq, r)
+		}
+		return r
+	}
+	old := bridgeConn(t, tn, "pbx1", "bridge-pbx1")
+	if r := old.request(map[string]any{"type": "ipt.sync", "bridge": "pbx1", "devices": []any{
+		map[string]any{"ext": "1001", "user": "alice", "state": "registered"},
+	}}); r["type"] != "ok" {
+		t.Fatalf("sync: %v", r)
+	}
+	event(old, 1, "ringing")
+	event(old, 2, "answered")
+	waitPhone(t, w, 0, "alice", "in_call")
+
+	// The bridge, without the reply to its next event, reconnects and
+	// syncs what it knows.
+	b := bridgeConn(t, tn, "pbx1", "bridge-pbx1")
+	if r := b.request(map[string]any{"type": "ipt.sync", "bridge": "pbx1", "devices": []any{
+		map[string]any{"ext": "1001", "user": "alice", "state": "registered",
+			"call": map[string]any{"id": "c1", "state": "in_call", "direction": "inbound", "peer": "+4930123"}},
+	}}); r["type"] != "ok" {
+		t.Fatalf("sync: %v", r)
+	}
+	// The old connection's event lands now.
+	if r := event(old, 3, "held"); r["ignored"] != true {
+		t.Fatalf("event of the replaced connection: %v, want ok ignored", r)
+	}
+	from := w.count()
+	if r := event(b, 1, "ended"); r["ignored"] == true {
+		t.Fatalf("the new connection's seq 1: %v, want applied", r)
+	}
+	waitPhone(t, w, from, "alice", "idle")
+	for _, f := range w.presenceFrames("alice") {
+		if s, _ := phoneOf(f); s == "held" {
+			t.Fatalf("the replaced connection's event was applied: %v", f)
+		}
+	}
+}

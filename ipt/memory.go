@@ -25,9 +25,10 @@ type memTenant struct {
 }
 
 type memBridge struct {
-	seq     int64
-	session string
-	exts    map[string]bool
+	seq      int64
+	sequence int64 // the current sequence's id (Restart)
+	session  string
+	exts     map[string]bool
 }
 
 // NewMemoryState returns an empty in-process StateStore.
@@ -130,17 +131,26 @@ func (m *memoryState) BridgeExts(_ context.Context, tenant, bridge string) ([]st
 	return out, nil
 }
 
-func (m *memoryState) Restart(_ context.Context, tenant, bridge string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.tenant(tenant).bridge(bridge).seq = 0
-	return nil
-}
-
-func (m *memoryState) Accept(_ context.Context, tenant, bridge string, seq int64) (bool, error) {
+func (m *memoryState) Restart(_ context.Context, tenant, bridge string, now time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mb := m.tenant(tenant).bridge(bridge)
+	mb.seq, mb.sequence = 0, max(mb.sequence+1, now.UnixMicro())
+	return mb.sequence, nil
+}
+
+func (m *memoryState) Accept(_ context.Context, tenant, bridge string, seq, sequence int64) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mb := m.tenant(tenant).bridge(bridge)
+	if sequence > 0 {
+		if sequence < mb.sequence {
+			return false, nil
+		}
+		if sequence > mb.sequence {
+			mb.seq, mb.sequence = 0, sequence
+		}
+	}
 	if seq <= mb.seq {
 		return false, nil
 	}

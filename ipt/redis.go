@@ -21,7 +21,7 @@ import (
 //
 //	P:ipt:devices:{T:U}        hash ext -> device JSON (the user's devices)
 //	P:ipt:ext:{T}              hash ext -> user (the tenant's ext index)
-//	P:ipt:bridge:{T}:B         hash seq, session (a bridge's sequence and binding)
+//	P:ipt:bridge:{T}:B         hash seq, sequence, session (a bridge's sequence and binding)
 //	P:ipt:bridge:{T}:B:exts    set of ext (the devices a bridge holds)
 //	P:ipt:session:{T}:S        set of bridges bound to session S
 //	P:ipt:http                 zset "T:B" -> last post, Unix ms (HTTP-only bridges)
@@ -146,24 +146,47 @@ func (r *redisState) BridgeExts(ctx context.Context, tenant, bridge string) ([]s
 	return exts, nil
 }
 
-func (r *redisState) Restart(ctx context.Context, tenant, bridge string) error {
-	if err := r.c.HSet(ctx, r.bridgeKey(tenant, bridge), "seq", 0).Err(); err != nil {
-		return unavailable("restart seq", err)
+// restartScript starts a new sequence: seq 0 and a new sequence id, above
+// the last one and at least the caller's clock (ARGV[1], Unix µs), so ids
+// keep rising when Redis lost the record.
+var restartScript = redis.NewScript(`
+local id = tonumber(ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '0')
+if id <= last then id = last + 1 end
+redis.call('HSET', KEYS[1], 'seq', 0, 'sequence', id)
+return id
+`)
+
+func (r *redisState) Restart(ctx context.Context, tenant, bridge string, now time.Time) (int64, error) {
+	id, err := restartScript.Run(ctx, r.c, []string{r.bridgeKey(tenant, bridge)}, now.UnixMicro()).Int64()
+	if err != nil {
+		return 0, unavailable("restart seq", err)
 	}
-	return nil
+	return id, nil
 }
 
 // acceptScript is the seq check-and-set: two nodes handed the same resend
-// (an HTTP retry) apply it once.
+// (an HTTP retry) apply it once. ARGV[2] is the event's sequence id (0:
+// unknown): an older one than the bridge's is refused, a newer one (the
+// record was lost) starts that sequence.
 var acceptScript = redis.NewScript(`
 local last = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local id = tonumber(ARGV[2])
+if id > 0 then
+  local cur = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '0')
+  if id < cur then return 0 end
+  if id > cur then
+    last = 0
+    redis.call('HSET', KEYS[1], 'sequence', ARGV[2])
+  end
+end
 if tonumber(ARGV[1]) <= last then return 0 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[1])
 return 1
 `)
 
-func (r *redisState) Accept(ctx context.Context, tenant, bridge string, seq int64) (bool, error) {
-	n, err := acceptScript.Run(ctx, r.c, []string{r.bridgeKey(tenant, bridge)}, seq).Int()
+func (r *redisState) Accept(ctx context.Context, tenant, bridge string, seq, sequence int64) (bool, error) {
+	n, err := acceptScript.Run(ctx, r.c, []string{r.bridgeKey(tenant, bridge)}, seq, sequence).Int()
 	if err != nil {
 		return false, unavailable("accept seq", err)
 	}

@@ -30,8 +30,14 @@ type Result struct {
 	Changes []presence.Change
 	Calls   []CallEvent
 	// Ignored: the event's seq was not above the bridge's last accepted one
-	// (a resend or an old event). Acknowledge it; nothing was done.
+	// (a resend or an old event), or the event belongs to a sequence a
+	// later ipt.sync replaced. Acknowledge it; nothing was done.
 	Ignored bool
+	// Sequence is the id of the sequence an ipt.sync started: the caller
+	// passes it with the events that follow that sync on the same
+	// connection (Event), so an event still in flight on a connection the
+	// bridge has replaced cannot undo the newer connection's sync.
+	Sequence int64
 }
 
 // Service applies bridge messages to the telephony state and the users'
@@ -98,16 +104,10 @@ func (s *Service) finish(ctx context.Context, b *batch, now time.Time) (Result, 
 	}
 	sort.Strings(users)
 	for _, u := range users {
-		devs, err := s.state.UserDevices(ctx, b.tenant, u)
+		changes, err := s.writeOverlay(ctx, b.tenant, u, now)
+		res.Changes = append(res.Changes, changes...)
 		if err != nil {
-			return res, fmt.Errorf("ipt: devices of %q: %w", u, err)
-		}
-		ch, err := s.presence.SetPhone(ctx, b.tenant, u, overlay(devs), now)
-		if err != nil {
-			return res, fmt.Errorf("ipt: phone of %q: %w", u, err)
-		}
-		if ch.Changed {
-			res.Changes = append(res.Changes, ch)
+			return res, err
 		}
 	}
 	at := presence.FormatSince(b.at)
@@ -115,6 +115,41 @@ func (s *Service) finish(ctx context.Context, b *batch, now time.Time) (Result, 
 		res.Calls = append(res.Calls, CallEvent{Type: "call", Tenant: b.tenant, User: n.user, Ext: n.ext, Event: n.event, Call: n.call, At: at})
 	}
 	return res, nil
+}
+
+// overlayTries bounds writeOverlay's read-write rounds; each round past the
+// first needs another node to change the user's devices in between.
+const overlayTries = 4
+
+// writeOverlay writes the user's phone overlay from their devices, then
+// reads the devices again and writes again until the overlay written is
+// the one they give. Two nodes changing one user's devices at once (a
+// bridge's sync on one, its old session's end or its replaced connection's
+// event on the other) may otherwise write in the opposite order to their
+// reads, leaving the overlay of the older read: the last writer has read
+// after every device write whose own overlay write came before it.
+func (s *Service) writeOverlay(ctx context.Context, tenant, user string, now time.Time) ([]presence.Change, error) {
+	var changes []presence.Change
+	var written *presence.Phone
+	for i := range overlayTries {
+		devs, err := s.state.UserDevices(ctx, tenant, user)
+		if err != nil {
+			return changes, fmt.Errorf("ipt: devices of %q: %w", user, err)
+		}
+		p := overlay(devs)
+		if i > 0 && p.Equal(written) {
+			break
+		}
+		ch, err := s.presence.SetPhone(ctx, tenant, user, p, now)
+		if err != nil {
+			return changes, fmt.Errorf("ipt: phone of %q: %w", user, err)
+		}
+		if ch.Changed {
+			changes = append(changes, ch)
+		}
+		written = p
+	}
+	return changes, nil
 }
 
 // Sync applies a bridge's full snapshot (mark and sweep): listed devices take
@@ -129,7 +164,8 @@ func (s *Service) Sync(ctx context.Context, tenant, session string, m Sync, now 
 	if err := s.state.Bind(ctx, tenant, m.Bridge, session, now); err != nil {
 		return Result{}, fmt.Errorf("ipt: bind bridge %q: %w", m.Bridge, err)
 	}
-	if err := s.state.Restart(ctx, tenant, m.Bridge); err != nil {
+	sequence, err := s.state.Restart(ctx, tenant, m.Bridge, now)
+	if err != nil {
 		return Result{}, fmt.Errorf("ipt: restart bridge %q: %w", m.Bridge, err)
 	}
 	had, err := s.state.BridgeExts(ctx, tenant, m.Bridge)
@@ -173,13 +209,18 @@ func (s *Service) Sync(ctx context.Context, tenant, session string, m Sync, now 
 			return Result{}, err
 		}
 	}
-	return s.finish(ctx, b, now)
+	res, err := s.finish(ctx, b, now)
+	res.Sequence = sequence
+	return res, err
 }
 
 // Event applies one ipt.event. An ext the gateway does not know, sent
 // without user, is a problem unknown_extension (404); an event whose seq is
-// not above the last accepted one is Ignored.
-func (s *Service) Event(ctx context.Context, tenant, session string, e Event, now time.Time) (Result, error) {
+// not above the last accepted one is Ignored. sequence is the Result.Sequence
+// of the last ipt.sync on the event's connection for this bridge, 0 when
+// there was none (HTTP): an event of a sequence a later sync replaced is
+// Ignored, whatever its seq.
+func (s *Service) Event(ctx context.Context, tenant, session string, sequence int64, e Event, now time.Time) (Result, error) {
 	if err := e.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -194,7 +235,7 @@ func (s *Service) Event(ctx context.Context, tenant, session string, e Event, no
 	if err := s.state.Bind(ctx, tenant, e.Bridge, session, now); err != nil {
 		return Result{}, fmt.Errorf("ipt: bind bridge %q: %w", e.Bridge, err)
 	}
-	accepted, err := s.state.Accept(ctx, tenant, e.Bridge, e.Seq)
+	accepted, err := s.state.Accept(ctx, tenant, e.Bridge, e.Seq, sequence)
 	if err != nil {
 		return Result{}, fmt.Errorf("ipt: seq of bridge %q: %w", e.Bridge, err)
 	}

@@ -64,6 +64,9 @@ type fixture struct {
 	now   time.Time
 	// versions is the last version seen per user, to check they increase.
 	versions map[string]int64
+	// sequence is, per session (one connection each here), the sequence its
+	// last sync started: what the gateway passes with the events.
+	sequence map[string]int64
 }
 
 func newFixture(t *testing.T, b backend) *fixture {
@@ -75,6 +78,7 @@ func newFixture(t *testing.T, b backend) *fixture {
 		svc:      NewService(state, pres, Options{Grace: 5 * time.Second, BridgeTTL: 30 * time.Second}),
 		now:      time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
 		versions: map[string]int64{},
+		sequence: map[string]int64{},
 	}
 }
 
@@ -86,13 +90,14 @@ func (f *fixture) sync(session string, m Sync) Result {
 	if err != nil {
 		f.t.Fatalf("sync: %v", err)
 	}
+	f.sequence[session] = res.Sequence
 	f.checkChanges(res)
 	return res
 }
 
 func (f *fixture) event(session string, e Event) Result {
 	f.t.Helper()
-	res, err := f.svc.Event(f.ctx, tenant, session, e, f.tick())
+	res, err := f.svc.Event(f.ctx, tenant, session, f.sequence[session], e, f.tick())
 	if err != nil {
 		f.t.Fatalf("event %+v: %v", e, err)
 	}
@@ -192,6 +197,7 @@ var serviceCases = []struct {
 	{"call lifecycle", testCallLifecycle},
 	{"duplicate and out-of-order seq", testSeq},
 	{"restarted bridge counts from 1 after sync", testRestart},
+	{"an event from a replaced connection changes nothing", testReplacedConnection},
 	{"sync sweeps devices and calls", testSyncSweep},
 	{"sync announces calls it reveals", testSyncReveals},
 	{"session ended makes devices unknown until resync", testSessionEnded},
@@ -205,6 +211,7 @@ var serviceCases = []struct {
 	{"call waiting", testCallWaiting},
 	{"validation", testServiceValidates},
 	{"concurrent resend applied once", testConcurrentResend},
+	{"overlays written out of order converge", testOverlayRace},
 }
 
 func testCallLifecycle(f *fixture) {
@@ -310,6 +317,37 @@ func testRestart(f *fixture) {
 	if res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}); !res.Ignored {
 		f.t.Fatal("resend after restart accepted")
 	}
+}
+
+// testReplacedConnection: the bridge's connection s1 is closed with an event
+// in flight (its node re-asserted after Redis restarted empty, or was
+// stalled); the bridge reconnects as s2, syncs and carries on from seq 1.
+// The old connection's event, run by its node after that sync, must change
+// nothing: not the device (the bridge's truth is s2's sync) and not the
+// sequence (s2's events must not be ignored as resends).
+func testReplacedConnection(f *fixture) {
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
+	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventAnswered, Call: "c1"})
+	f.wantPhone("u1", "in_call 1001 c1 in_call")
+	// s1's "held" (seq 3) is in flight when the bridge, which got no reply,
+	// reconnects as s2 and syncs what it knows.
+	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
+	if res := f.event("s1", Event{Bridge: "b1", Seq: 3, Ext: "1001", Event: wire.EventHeld, Call: "c1"}); !res.Ignored {
+		f.t.Fatalf("an event of the replaced connection was applied after the new connection's sync: %+v", res)
+	}
+	f.wantPhone("u1", "in_call 1001 c1 in_call")
+	res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventEnded, Call: "c1"})
+	if res.Ignored {
+		f.t.Fatal("the new connection's seq 1 was ignored")
+	}
+	f.wantPhone("u1", "idle 1001")
+	// A connection that has not synced (HTTP, a bridge that skips the
+	// sync) is not held to a sequence: seq alone decides.
+	if res := f.event("", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventRinging, Call: "c2"}); res.Ignored {
+		f.t.Fatal("seq 2 without a sequence was ignored")
+	}
+	f.wantPhone("u1", "ringing 1001 c2 ringing")
 }
 
 func testSyncSweep(f *fixture) {
@@ -468,7 +506,7 @@ func testHTTPBridgeTTL(f *fixture) {
 }
 
 func testUnknownExtension(f *fixture) {
-	_, err := f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
+	_, err := f.svc.Event(f.ctx, tenant, "s1", 0, Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
 	p := problem.As(err)
 	if p == nil || p.Code != problem.UnknownExtension || p.Status != http.StatusNotFound || !strings.Contains(p.Detail, `"1001"`) {
 		f.t.Fatalf("unknown ext: %v, want 404 unknown_extension naming 1001", err)
@@ -483,7 +521,7 @@ func testUnknownExtension(f *fixture) {
 	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	f.wantPhone("u1", "ringing 1001 c1 ringing")
 	// Extensions are per tenant.
-	_, err = f.svc.Event(f.ctx, "other", "s9", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
+	_, err = f.svc.Event(f.ctx, "other", "s9", 0, Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRegistered}, f.tick())
 	if p := problem.As(err); p == nil || p.Code != problem.UnknownExtension {
 		f.t.Fatalf("ext of another tenant: %v, want unknown_extension", err)
 	}
@@ -588,7 +626,7 @@ func testConcurrentResend(f *fixture) {
 		wg.Add(1)
 		go func(svc *Service) {
 			defer wg.Done()
-			res, err := svc.Event(f.ctx, tenant, "", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}, now)
+			res, err := svc.Event(f.ctx, tenant, "", 0, Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}, now)
 			results <- res
 			errs <- err
 		}(nodes[i%len(nodes)])
@@ -614,12 +652,62 @@ func testConcurrentResend(f *fixture) {
 	f.wantPhone("u1", "ringing 1001 c1 ringing")
 }
 
+// heldPhone is a presence.Store whose next SetPhone (when armed) waits
+// until released: a node slow between reading the devices and writing the
+// overlay.
+type heldPhone struct {
+	presence.Store
+	mu       sync.Mutex
+	armed    bool
+	reached  chan struct{}
+	released chan struct{}
+}
+
+func (h *heldPhone) SetPhone(ctx context.Context, t, u string, p *presence.Phone, now time.Time) (presence.Change, error) {
+	h.mu.Lock()
+	hold := h.armed
+	h.armed = false
+	h.mu.Unlock()
+	if hold {
+		close(h.reached)
+		<-h.released
+	}
+	return h.Store.SetPhone(ctx, t, u, p, now)
+}
+
+// testOverlayRace: two nodes change devices of one user at once (a bridge's
+// sync on one, its old session's end or an old connection's event on the
+// other). The one that read the devices first writes its overlay last: the
+// overlay must still end as the devices say, not as that older read.
+func testOverlayRace(f *fixture) {
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	slow := &heldPhone{Store: f.pres, armed: true, reached: make(chan struct{}), released: make(chan struct{})}
+	a := NewService(f.state, slow, f.svc.Options())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Event(f.ctx, tenant, "s1", f.sequence["s1"], Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"}, f.tick())
+		done <- err
+	}()
+	select {
+	case <-slow.reached: // a has read the devices (ringing), not yet written
+	case err := <-done:
+		f.t.Fatalf("event on the slow node returned without writing the overlay: %v", err)
+	}
+	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventAnswered, Call: "c1"})
+	f.wantPhone("u1", "in_call 1001 c1 in_call")
+	close(slow.released)
+	if err := <-done; err != nil {
+		f.t.Fatal(err)
+	}
+	f.wantPhone("u1", "in_call 1001 c1 in_call")
+}
+
 func testServiceValidates(f *fixture) {
 	_, err := f.svc.Sync(f.ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{{Ext: "1001", User: "u1", State: "up"}}}, f.tick())
 	if p := problem.As(err); p == nil || len(p.Errors) != 1 || p.Errors[0].Field != "devices[0].state" {
 		f.t.Fatalf("sync with a bad state: %v", err)
 	}
-	_, err = f.svc.Event(f.ctx, tenant, "s1", Event{Bridge: "b1", Ext: "1001", Event: wire.EventRegistered, User: "u1"}, f.tick())
+	_, err = f.svc.Event(f.ctx, tenant, "s1", 0, Event{Bridge: "b1", Ext: "1001", Event: wire.EventRegistered, User: "u1"}, f.tick())
 	if p := problem.As(err); p == nil || p.Errors[0].Field != "seq" {
 		f.t.Fatalf("event without seq: %v", err)
 	}
@@ -713,5 +801,58 @@ func TestServiceRedisCluster(t *testing.T) {
 	}
 	for _, tc := range serviceCases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(newFixture(t, b)) })
+	}
+}
+
+// TestRedisStateSequenceAfterLoss: Redis restarted empty loses the bridge's
+// sequence. An event of the replaced connection that lands first then
+// cannot be told from a live one, but the newer connection's events must
+// still be accepted from seq 1 (a newer sequence starts over), and the old
+// connection is refused again from then on. Sequence ids keep rising over
+// the loss (the caller's clock), so a sync after it outranks the old ones.
+func TestRedisStateSequenceAfterLoss(t *testing.T) {
+	srv := testenv.Redis(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st := NewRedisState(client, "loss")
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	old, err := st.Restart(ctx, tenant, "b1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := st.Restart(ctx, tenant, "b1", now) // same clock: still above
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur <= old || old < now.UnixMicro() {
+		t.Fatalf("sequence ids %d then %d, want rising and at least %d", old, cur, now.UnixMicro())
+	}
+	accept := func(seq, sequence int64, want bool) {
+		t.Helper()
+		ok, err := st.Accept(ctx, tenant, "b1", seq, sequence)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != want {
+			t.Fatalf("Accept(seq %d, sequence %d) = %v, want %v", seq, sequence, ok, want)
+		}
+	}
+	accept(5, old, false) // replaced
+	accept(1, cur, true)
+	if err := client.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	accept(7, old, true) // nothing left to tell it from a live one
+	accept(2, cur, true) // a newer sequence starts over
+	accept(8, old, false)
+	accept(2, cur, false) // a resend
+	next, err := st.Restart(ctx, tenant, "b1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next <= cur {
+		t.Fatalf("sequence id after the loss %d, want above %d", next, cur)
 	}
 }

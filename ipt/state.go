@@ -48,12 +48,20 @@ type StateStore interface {
 	// BridgeExts returns the extensions the bridge holds, sorted.
 	BridgeExts(ctx context.Context, tenant, bridge string) ([]string, error)
 
-	// Restart starts a new sequence for the bridge: the next accepted seq
-	// is any seq ≥ 1 (an ipt.sync).
-	Restart(ctx context.Context, tenant, bridge string) error
+	// Restart starts a new sequence for the bridge (an ipt.sync): the next
+	// accepted seq is any seq ≥ 1. It returns the new sequence's id, above
+	// every id the store returned for the bridge before and at least now in
+	// Unix microseconds (so ids keep rising after Redis restarted empty).
+	Restart(ctx context.Context, tenant, bridge string, now time.Time) (sequence int64, err error)
 	// Accept records seq as the bridge's last accepted seq when it is
 	// greater than the last one, atomically; it reports whether it was.
-	Accept(ctx context.Context, tenant, bridge string, seq int64) (bool, error)
+	// sequence is the id Restart returned to the sync the event follows,
+	// 0 when unknown (HTTP, or no sync on the event's connection): an event
+	// of a sequence older than the bridge's current one is never accepted
+	// (it was in flight on a connection the bridge has since replaced and
+	// synced again), and one of a newer sequence (the store lost the
+	// bridge's record) starts that sequence.
+	Accept(ctx context.Context, tenant, bridge string, seq, sequence int64) (bool, error)
 
 	// Bind records how the bridge is connected. A non-empty session binds it
 	// to that WebSocket session (SessionEnded of it makes the devices

@@ -279,6 +279,23 @@ func (n *Node) Restart() error {
 	return n.start()
 }
 
+// Exited reports whether the process ended on its own (a gateway started
+// while Redis is down exits: "start failed"); Kill then Restart, as a
+// supervisor would, starts it again.
+func (n *Node) Exited() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop sends SIGSTOP; Cont sends SIGCONT.
 func (n *Node) Stop() { n.signal(syscall.SIGSTOP, true) }
 

@@ -277,6 +277,10 @@ func (r *run) heal() {
 	r.env.HealProxies()
 	for _, n := range r.env.Nodes {
 		n.Cont()
+		if n.Exited() {
+			r.log("node %s had exited (a start while Redis was down fails): restarting it", n.ID)
+			n.Kill()
+		}
 		if n.Pid() == 0 {
 			if err := n.Restart(); err != nil {
 				r.t.Fatalf("seed %d: restart node %s: %v", r.opt.Seed, n.ID, err)
