@@ -73,6 +73,10 @@ type conn struct {
 	// connection started (ipt.Result.Sequence), passed with its events.
 	iptSequence map[string]int64
 	writerGone  chan struct{} // made by cleanup when it must wait for the writer
+
+	// unsure: a re-assert's Connect of it failed, so Redis may still run it
+	// late; the connection's Disconnect is then sent twice (dropConn).
+	unsure bool
 }
 
 // outFrame is one queued write: a text frame, a ping, or the final close.

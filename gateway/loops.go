@@ -114,6 +114,7 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 		n.log.Warn("no heartbeat got through for PGW_NODE_TTL: re-asserting its connections in case it was declared dead")
 		n.reassert(ctx)
 	}
+	n.retryAsserts(ctx, now)
 	n.retryDrops(ctx, now)
 }
 

@@ -46,6 +46,7 @@ type Node struct {
 	manual      manualStatuses
 	recent      recentPublishes      // republished after a NATS reconnect
 	forgotten   map[userKey]struct{} // antiEntropy's loop only: users the store forgot last round
+	unasserted  []*conn              // heartbeat loop only: re-asserts that failed, retried
 	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
 	lastBeat time.Time
 	bus      *bus.Bus
@@ -506,16 +507,11 @@ func (n *Node) reassert(ctx context.Context) {
 	// Taken before the connects: publishing their (not manual) presence
 	// makes n.manual forget the very statuses to restore.
 	manual := n.manual.snapshot()
+	n.unasserted = n.unasserted[:0]
 	for _, c := range conns {
-		if c.watchOnly {
-			continue // never in the store
+		if !c.watchOnly && !n.assertConn(ctx, c, now) {
+			n.unasserted = append(n.unasserted, c)
 		}
-		ch, err := n.store.Connect(ctx, c.info, now)
-		if err != nil {
-			n.log.Warn("re-assert connection failed", "conn", c.id, "err", err)
-			continue
-		}
-		n.publish(ch)
 	}
 	for _, c := range conns {
 		c.mu.Lock()
@@ -546,6 +542,66 @@ func (n *Node) reassert(ctx context.Context) {
 	}
 	n.metrics.reasserts.Inc()
 	n.resync()
+}
+
+// assertConn registers one open connection again (reassert). A connection
+// that closed meanwhile must not come back: its Disconnect may have reached
+// the store before this Connect (the list was taken before it closed, a
+// logout ran on it), and nothing would remove its key again; the user would
+// stay online with no connection. So the Connect is taken back when the
+// connection is found closing after it: closing is set before a
+// connection's Disconnect is sent, so a connection still open here
+// disconnects after this Connect was applied. A Connect that failed may
+// still be applied later (Redis ran it after our deadline), even after a
+// retry succeeded: the connection is marked unsure for good, so its own
+// Disconnect runs once more opTimeout later, and false tells the caller to
+// try it again.
+func (n *Node) assertConn(ctx context.Context, c *conn, now time.Time) bool {
+	c.mu.Lock()
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		return true // its Disconnect is sent or on its way
+	}
+	ch, err := n.store.Connect(ctx, c.info, now)
+	c.mu.Lock()
+	closing = c.closing
+	c.unsure = c.unsure || err != nil // a later success does not stop a late run
+	c.mu.Unlock()
+	switch {
+	case closing:
+		n.undoConnect(c.info.Ref())
+		return true
+	case err != nil:
+		n.log.Warn("re-assert connection failed; will retry", "conn", c.id, "err", err)
+		return false
+	}
+	n.publish(ch)
+	return true
+}
+
+// retryAsserts re-asserts again the connections whose re-assert failed
+// (heartbeat loop), with their sessions' idle flags, until each got
+// through or closed: a live connection without its key would leave its
+// user offline.
+func (n *Node) retryAsserts(ctx context.Context, now time.Time) {
+	left := n.unasserted[:0]
+	for _, c := range n.unasserted {
+		if !n.assertConn(ctx, c, now) {
+			left = append(left, c)
+			continue
+		}
+		c.mu.Lock()
+		idle, closing := c.idleFlag, c.closing
+		c.mu.Unlock()
+		if idle && !closing {
+			if ch, err := n.store.SetIdle(ctx, c.tenant, c.user, c.session, true, now); err == nil {
+				n.publish(ch)
+			}
+		}
+	}
+	clear(n.unasserted[len(left):])
+	n.unasserted = left
 }
 
 // Ready reports what keeps the node from serving well (nil when ready).

@@ -105,7 +105,16 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	n.unwatchUser(c)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	ch, err := n.store.Disconnect(ctx, c.info.Ref(), time.Now())
+	now := time.Now()
+	c.mu.Lock()
+	unsure := c.unsure
+	c.mu.Unlock()
+	if unsure {
+		// A re-assert's Connect of it failed and may still run in Redis:
+		// take that back too (see assertConn).
+		n.pending.addAt(c.info.Ref(), now.Add(opTimeout))
+	}
+	ch, err := n.store.Disconnect(ctx, c.info.Ref(), now)
 	if err != nil {
 		// The connection key stays until the store answers again: the
 		// heartbeat loop retries (nothing is silently lost).
