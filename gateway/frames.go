@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
@@ -48,13 +50,17 @@ func decodeFrame(data []byte) (*frame, *problem.Problem) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return f, problem.New(problem.MalformedFrame, "a frame must be one JSON object, got %s", describeStart(trimmed))
 	}
-	me, err := decodeMembers(trimmed, f, "")
-	if err != nil {
-		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
-			return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON at byte %d: %v", syn.Offset, err)
+	var me memberErrors
+	if !decodeWellFormed(trimmed, f) {
+		*f = frame{raw: data}
+		var err error
+		if me, err = decodeMembers(trimmed, f, ""); err != nil {
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) {
+				return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON at byte %d: %v", syn.Offset, err)
+			}
+			return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON: %v", err)
 		}
-		return &frame{raw: data}, problem.New(problem.MalformedFrame, "invalid JSON: %v", err)
 	}
 	if string(f.ID) == "null" {
 		f.ID = nil
@@ -83,6 +89,19 @@ func decodeFrame(data []byte) (*frame, *problem.Problem) {
 		return f, problem.Fields(errs...)
 	}
 	return f, nil
+}
+
+// decodeWellFormed is decodeFrame's fast path, for the frames clients
+// normally send: valid JSON, every member one the frame defines, under its
+// exact name, once, of the right JSON type. It decodes those in one pass
+// (encoding/json/v2 semantics: exact names, duplicates and, with the
+// option, unknown members are errors) and reports false for anything else;
+// the caller then starts again with decodeMembers, which finds and names
+// every problem. Both paths give the same frame for the frames this one
+// takes (FuzzDecodeFrame checks it): the member-by-member decoder cost
+// about 13 µs per hello, most of a frame's decoding.
+func decodeWellFormed(data []byte, f *frame) bool {
+	return len(data) > 0 && data[0] == '{' && jsonv2.Unmarshal(data, f, jsonv2.RejectUnknownMembers(true)) == nil
 }
 
 // checkID accepts a number or a string of at most 64 characters.

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/pgw/pgw/problem"
@@ -18,10 +20,18 @@ func FuzzDecodeFrame(f *testing.F) {
 		`{"type":7}`, `[]`, `{`, `null`, `""`, `{"id":{"x":1},"type":"idle"}`,
 		`{"type":"ipt.event","bridge":"b","seq":1,"ext":"1001","event":"ringing","call":"c1"}`,
 		`{"type":"status","id":"` + string(make([]byte, 70)) + `"}`,
+		// Frames the fast path must leave to the strict one (or decode the
+		// same way): duplicates, names differing in case, unknown members,
+		// escapes, nulls, trailing data, nesting.
+		`{"type":"idle","idle":true,"idle":false}`, `{"type":"idle","Idle":true}`, `{"TYPE":"idle","type":"idle"}`,
+		`{"type":"hello","version":2}`, `{"\u0074ype":"status","status":"b\u00fcsy"}`, `{"type":"idle","id":null,"idle":null}`,
+		`{"type":"idle"} {}`, `{"type":"subscribe","users":["a",null,"c"],"watch":null}`, `{"type":"idle","id":-0.5e3}`,
+		`{"type":"status","note":"\ud800"}`, `{"type":"status","status":"a","id":{"x":[1,{"y":2}]}}`, " \n{\"type\":\"idle\"}\t",
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		sameAsStrict(t, data)
 		fr, p := decodeFrame(data)
 		if fr == nil {
 			t.Fatal("nil frame")
@@ -86,6 +96,33 @@ func TestCloseCodeOfRefusedHello(t *testing.T) {
 	for _, tc := range cases {
 		if got, reason := closeCodeOf(tc.p); got != tc.code || reason != tc.p.Code {
 			t.Errorf("%s: close %d %s, want %d", tc.p.Code, got, reason, tc.code)
+		}
+	}
+}
+
+// sameAsStrict: a frame the fast path takes is one the member-by-member
+// decoder takes without a finding, and both give the same frame.
+func sameAsStrict(t *testing.T, data []byte) {
+	trimmed := bytes.TrimSpace(data)
+	fast := frame{raw: data}
+	if !decodeWellFormed(trimmed, &fast) {
+		return
+	}
+	strict := frame{raw: data}
+	me, err := decodeMembers(trimmed, &strict, "")
+	if err != nil || len(me.fields) > 0 || len(me.unknown) > 0 {
+		t.Fatalf("fast path took %q; strict path: err %v, fields %v, unknown %v", data, err, me.fields, me.unknown)
+	}
+	if !reflect.DeepEqual(fast, strict) {
+		t.Fatalf("%q: fast path %+v, strict path %+v", data, fast, strict)
+	}
+}
+
+func BenchmarkDecodeFrame(b *testing.B) {
+	hello := []byte(`{"type":"hello","id":1,"token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSIsInRlbmFudCI6ImFjbWUifQ.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl","session":"s-1","window":"main","device":"desktop","client":"pgw-ts/1.0"}`)
+	for b.Loop() {
+		if _, p := decodeFrame(hello); p != nil {
+			b.Fatal(p)
 		}
 	}
 }
