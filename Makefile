@@ -17,15 +17,11 @@ run:
 test:
 	./scripts/test.sh
 
-## bench: the load-test suite (3 nodes, Redis, NATS; writes docs/benchmarks-harness.md),
-## idle memory per connection against bare gorilla, and the Go benchmarks. See docs/benchmarks.md.
+## bench: every speed target in one run, each with its same-run baseline (about 12 minutes):
+## the load-test harness (3 and 6 nodes, private Redis and NATS), membench (idle memory and
+## connect CPU against bare gorilla) and the Go benchmarks; writes docs/benchmarks-harness.md.
 bench: build
 	./scripts/bench.sh
-	./scripts/membench.sh
-	$(GO) test -run '^$$' -bench 'BenchmarkConnect|BenchmarkFanout' -benchtime 5000x ./gateway/
-	$(GO) test -run '^$$' -bench BenchmarkRedisConnectDisconnect -benchtime 2s ./presence/
-	$(GO) test -run '^$$' -bench BenchmarkVerifyHS256 -benchtime 2s ./gateway/auth/
-	$(GO) test -run '^$$' -bench BenchmarkTrackerCheck -benchtime 50x ./gateway/login/
 
 ## fuzz: a longer outside fuzz of the HTTP API (schemathesis against docs/openapi.yaml and a live
 ## node; FUZZ_SEED=… replays) and the Go fuzz targets, FUZZTIME each (docs/security.md).

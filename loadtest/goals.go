@@ -2,20 +2,28 @@ package loadtest
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
 // The speed targets a run is judged against (docs/benchmarks.md lists them
 // beside the measured numbers).
 const (
-	GoalIdlePerNode      = 19000    // idle connections one node holds
-	GoalIdleCluster      = 100000   // idle connections across 6 nodes
-	GoalRSSPerConnMax    = 8 * 1024 // bytes of server RSS per connection (must)
-	GoalRSSPerConnGoal   = 6 * 1024 // (goal)
-	GoalConnectRate      = 5000     // authenticated connects/s to one node (must)
-	GoalConnectRateGoal  = 10000    // (goal)
-	GoalFanoutRate       = 20000    // deliveries/s across 3 nodes
-	GoalFanoutP99        = 20 * time.Millisecond
+	GoalIdlePerNode     = 19000    // idle connections one node holds
+	GoalIdleCluster     = 100000   // idle connections across 6 nodes
+	GoalRSSPerConnMax   = 8 * 1024 // bytes of server RSS per connection (must)
+	GoalRSSPerConnGoal  = 6 * 1024 // (goal)
+	GoalConnectRate     = 5000     // authenticated connects/s to one node (must)
+	GoalConnectRateGoal = 10000    // (goal)
+	GoalFanoutRate      = 20000    // deliveries/s across 3 nodes
+	GoalFanoutP99       = 20 * time.Millisecond
+	// Fan-out latency and cost on 3 nodes (issue 13), judged at the
+	// offered rate the run was sized for.
+	GoalFanoutLowRate    = 10000 // deliveries/s ...
+	GoalFanoutLowP99     = 2 * time.Millisecond
+	GoalFanoutHighRate   = 50000 // ... and at 50 000/s:
+	GoalFanoutHighP99    = 10 * time.Millisecond
+	GoalFanoutHighCPU    = 0.5 // of one core, summed over the gateway nodes
 	GoalStormConns       = 50000
 	GoalStormBack        = 15 * time.Second
 	goalClusterNodes     = 6
@@ -120,6 +128,7 @@ func Evaluate(r *Result) []Check {
 			c = notSized(c, fmt.Sprintf("run offered %.0f/s on %d nodes", offered, len(cfg.Targets)))
 		}
 		out = append(out, c)
+		out = append(out, fanoutLatencyChecks(r, p99)...)
 	case ScenarioStorm:
 		back := time.Duration(r.Maxima[MAllBackMicros]) * time.Microsecond
 		c := atMost("storm: all connections back", "≤ 15 s", GoalStormBack.Seconds(), back.Seconds(), "%.2f s")
@@ -163,4 +172,38 @@ func rssCheck(r *Result, perNode float64) Check {
 		c.Margin += " (meets the 6 KiB goal)"
 	}
 	return c
+}
+
+// fanoutLatencyChecks judges issue 13's fan-out targets on 3 nodes: p99 ≤
+// 2 ms at 10 000 deliveries/s; p99 ≤ 10 ms and the gateways' CPU (summed
+// over the nodes, over the driven phase and its drain) ≤ 50% of one core
+// at 50 000/s. A run offering another rate judges the tier at or below it
+// and shows the others n/a.
+func fanoutLatencyChecks(r *Result, p99 time.Duration) []Check {
+	offered := r.Config.Rate * float64(r.Config.Subs)
+	nodes := len(r.Config.Targets)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	low := atMost("fan-out p99 at 10 000 deliveries/s on 3 nodes", "≤ 2 ms", ms(GoalFanoutLowP99), ms(p99), "%.2f ms")
+	high := atMost("fan-out p99 at 50 000 deliveries/s on 3 nodes", "≤ 10 ms", ms(GoalFanoutHighP99), ms(p99), "%.2f ms")
+	cpu := Check{Name: "fan-out gateway CPU at 50 000 deliveries/s", Target: "≤ 50% of one core, summed over the nodes", Status: NA, Goal: true}
+	from, to := window(r)
+	if r.Server.CPUSeconds >= 0 && to > from {
+		cpu = atMost(cpu.Name, cpu.Target, GoalFanoutHighCPU*100, r.Server.CPUSeconds/(to-from)*100, "%.0f%% of a core")
+	} else {
+		cpu.Actual, cpu.Margin = "n/a", "nodes export no process_cpu_seconds_total"
+	}
+	sized := func(c Check, rate float64, hi float64) Check {
+		switch {
+		case nodes != goalFanoutNodes:
+			return notSized(c, fmt.Sprintf("run used %d nodes", nodes))
+		case offered < rate*0.99 || offered >= hi*0.99:
+			return notSized(c, fmt.Sprintf("run offered %.0f/s", offered))
+		}
+		return c
+	}
+	return []Check{
+		sized(low, GoalFanoutLowRate, GoalFanoutHighRate),
+		sized(high, GoalFanoutHighRate, math.Inf(1)),
+		sized(cpu, GoalFanoutHighRate, math.Inf(1)),
+	}
 }

@@ -41,6 +41,13 @@ type Worker struct {
 
 	conn  *connector
 	phase atomic.Value
+
+	// tokens caches the token of each subject and roles: a user's windows
+	// and reconnects present the same token, as a real client's do, and
+	// the harness does not spend its CPU re-signing it (a storm redials
+	// every connection at once).
+	tokensMu sync.Mutex
+	tokens   map[string]string
 }
 
 // NewWorker prepares worker index of procs; t0 is the run's start, shared
@@ -123,6 +130,28 @@ func (w *Worker) target(user, slot int) string {
 	return t[(user+slot)%len(t)]
 }
 
+// token returns the (cached) token of sub with roles.
+func (w *Worker) token(sub string, roles []string) (string, error) {
+	key := sub + "\x00" + strings.Join(roles, ",")
+	w.tokensMu.Lock()
+	tok, ok := w.tokens[key]
+	w.tokensMu.Unlock()
+	if ok {
+		return tok, nil
+	}
+	tok, err := Token(w.Cfg.Secret, w.Cfg.Tenant, sub, roles, "", tokenTTL)
+	if err != nil {
+		return "", err
+	}
+	w.tokensMu.Lock()
+	if w.tokens == nil {
+		w.tokens = map[string]string{}
+	}
+	w.tokens[key] = tok
+	w.tokensMu.Unlock()
+	return tok, nil
+}
+
 // dial opens one connection: as user spec.User, or as spec.Sub with
 // spec.Roles when set (observers, bridges).
 func (w *Worker) dial(ctx context.Context, spec DialSpec) (*Client, error) {
@@ -130,7 +159,7 @@ func (w *Worker) dial(ctx context.Context, spec DialSpec) (*Client, error) {
 	if sub == "" {
 		sub = w.Cfg.UserID(spec.User)
 	}
-	tok, err := Token(w.Cfg.Secret, w.Cfg.Tenant, sub, spec.Roles, "", tokenTTL)
+	tok, err := w.token(sub, spec.Roles)
 	if err != nil {
 		return nil, &DialError{Key: "token", Err: err}
 	}

@@ -3,6 +3,7 @@ package membench
 import (
 	"fmt"
 	"io"
+	"time"
 )
 
 // KiB formats bytes in KiB with one decimal.
@@ -34,6 +35,8 @@ func WriteTable(w io.Writer, rs []Result) {
 			MiB(r.Before.StackInuse), MiB(r.After.StackInuse), r.After.Goroutines, r.Open.Round(1e6))
 	}
 	fmt.Fprintln(w)
+	writeCPUTable(w, rs)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| server (with connections) | VmRSS | heap in use | stacks | idle heap kept (idle − released) | heap goal (next_gc) |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rs {
@@ -42,3 +45,31 @@ func WriteTable(w io.Writer, rs []Result) {
 			MiB(a.HeapIdle-a.Released), MiB(a.NextGC))
 	}
 }
+
+// writeCPUTable is the connect cost: the server's CPU per connection opened
+// (its own process, not the client's), against the bare server's in the
+// same run, and the private redis-server's beside it.
+func writeCPUTable(w io.Writer, rs []Result) {
+	var bare time.Duration
+	for _, r := range rs {
+		if r.Name == "bare gorilla echo" {
+			bare = r.CPUPerConn()
+		}
+	}
+	fmt.Fprintln(w, "| server | conns | server CPU / connect | vs bare | redis-server CPU / connect | connects/s (client-bound) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	for _, r := range rs {
+		ratio, redis := "—", "—"
+		if bare > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(r.CPUPerConn())/float64(bare))
+		}
+		if r.RedisCPU > 0 {
+			redis = ms(r.RedisCPUPerConn())
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %.0f |\n", r.Name, r.Conns, ms(r.CPUPerConn()), ratio, redis,
+			float64(r.Conns)/max(r.Open.Seconds(), 1e-9))
+	}
+}
+
+// ms formats a duration in milliseconds with three decimals.
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }

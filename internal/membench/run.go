@@ -41,7 +41,18 @@ type Result struct {
 	After  Sample // settled, Conns idle connections
 	Open   time.Duration
 	Pushes int64 // frames the clients got after setup (presence of others connecting)
+	// ServerCPU and RedisCPU are the CPU time (user + system) the server
+	// process and its private redis-server (0 without one) used while the
+	// connections were being opened: connect cost, measured outside the
+	// client's process.
+	ServerCPU, RedisCPU time.Duration
 }
+
+// CPUPerConn is the server's CPU per connection opened.
+func (r Result) CPUPerConn() time.Duration { return r.ServerCPU / time.Duration(max(r.Conns, 1)) }
+
+// RedisCPUPerConn is the private redis-server's CPU per connection opened.
+func (r Result) RedisCPUPerConn() time.Duration { return r.RedisCPU / time.Duration(max(r.Conns, 1)) }
 
 // HeapStackPerConn is (heap in use + stacks in use) growth per connection.
 func (r Result) HeapStackPerConn() float64 {
@@ -106,6 +117,7 @@ func measure(ctx context.Context, cfg Config, t target) (Result, error) {
 	if !t.bare {
 		args = append(args, "--jwt-secret", secret, "--log-level", "warn")
 	}
+	redisPID := 0
 	if t.redis {
 		rp, url, err := startRedis(ctx, cfg.RedisServer, cfg.ServerLog)
 		if err != nil {
@@ -113,6 +125,7 @@ func measure(ctx context.Context, cfg Config, t target) (Result, error) {
 		}
 		defer rp.stop(5 * time.Second)
 		args = append(args, "--redis-url", url)
+		redisPID = rp.pid()
 	}
 	p, err := startProcess(t.name, t.bin, args, cfg.ServerEnv, cfg.ServerLog)
 	if err != nil {
@@ -130,6 +143,7 @@ func measure(ctx context.Context, cfg Config, t target) (Result, error) {
 	}
 	cc := cfg.Clients
 	cc.URL, cc.Bare, cc.Secret, cc.Tenant = "ws://"+addr+t.ws, t.bare, []byte(secret), "membench"
+	cpu0, rcpu0 := procCPU(p.pid()), procCPU(redisPID)
 	start := time.Now()
 	cs, err := Open(ctx, cc)
 	if err != nil {
@@ -137,6 +151,7 @@ func measure(ctx context.Context, cfg Config, t target) (Result, error) {
 	}
 	defer cs.Close()
 	res.Open = time.Since(start)
+	res.ServerCPU, res.RedisCPU = procCPU(p.pid())-cpu0, procCPU(redisPID)-rcpu0
 	cfg.Log.Info("connections open, settling", "server", t.name, "conns", cs.Len(), "in", res.Open.Round(time.Millisecond))
 	if res.After, err = s.settle(ctx, 2, cfg.Settle); err != nil {
 		return res, fmt.Errorf("with connections: %w", err)

@@ -2,6 +2,7 @@ package membench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -174,3 +175,35 @@ func (s *sampler) settle(ctx context.Context, gcCycles int, timeout time.Duratio
 	}
 	return best, nil
 }
+
+// procCPU is the user + system CPU time process pid has used
+// (/proc/<pid>/stat utime and stime, in USER_HZ ticks of 10 ms); 0 for pid
+// 0 or when it cannot be read.
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from after its ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // state is f[0]; utime and stime are fields 14 and 15
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * (time.Second / userHZ)
+}
+
+// userHZ is the unit of /proc/<pid>/stat times: USER_HZ, 100 on Linux
+// whatever the kernel's own tick rate.
+const userHZ = 100
