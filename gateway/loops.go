@@ -115,6 +115,7 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 		n.reassert(ctx)
 	}
 	n.retryAsserts(ctx, now)
+	n.restoreManual(ctx, now)
 	n.retryDrops(ctx, now)
 }
 

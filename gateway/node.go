@@ -504,9 +504,9 @@ func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
 func (n *Node) reassert(ctx context.Context) {
 	now := time.Now()
 	conns := n.hub.all()
-	// Taken before the connects: publishing their (not manual) presence
-	// makes n.manual forget the very statuses to restore.
-	manual := n.manual.snapshot()
+	// Before the connects: their presence (no manual status) must not make
+	// n.manual forget the very statuses to restore.
+	n.manual.restoreAll()
 	n.unasserted = n.unasserted[:0]
 	for _, c := range conns {
 		if !c.watchOnly && !n.assertConn(ctx, c, now) {
@@ -523,14 +523,7 @@ func (n *Node) reassert(ctx context.Context) {
 			}
 		}
 	}
-	for k, m := range manual {
-		if m.status == "" || n.hub.userConnCount(k.tenant, k.user) == 0 {
-			continue
-		}
-		if ch, err := n.store.SetStatus(ctx, k.tenant, k.user, m.status, m.note, now); err == nil {
-			n.publish(ch)
-		}
-	}
+	n.restoreManual(ctx, now)
 	// The telephony truth of this node's bridges is gone with their reaped
 	// sessions (or with Redis): only each bridge knows it again. Close their
 	// connections so they reconnect and send ipt.sync (contract §3.1).
@@ -602,6 +595,27 @@ func (n *Node) retryAsserts(ctx context.Context, now time.Time) {
 	}
 	clear(n.unasserted[len(left):])
 	n.unasserted = left
+}
+
+// restoreManual sets again the manual statuses a re-assert restores (see
+// manualStatuses); what fails stays to restore, and the heartbeat loop
+// calls it again. A user whose connections here are gone is dropped by
+// dropConn (manual.forget).
+func (n *Node) restoreManual(ctx context.Context, now time.Time) {
+	for k, m := range n.manual.toRestore() {
+		if m.status == "" || n.hub.userConnCount(k.tenant, k.user) == 0 {
+			n.manual.forget(k.tenant, k.user)
+			continue
+		}
+		ch, err := n.store.SetStatus(ctx, k.tenant, k.user, m.status, m.note, now)
+		if err != nil {
+			// ErrOffline: the user's connections are not back yet.
+			n.log.Warn("re-assert of a manual status failed; will retry", "tenant", k.tenant, "user", k.user, "err", err)
+			continue
+		}
+		n.publish(ch)
+		n.manual.restored(k)
+	}
 }
 
 // Ready reports what keeps the node from serving well (nil when ready).

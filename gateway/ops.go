@@ -193,27 +193,60 @@ func (n *Node) sessionsEnded(ctx context.Context, ended []presence.Ended, now ti
 }
 
 // manualStatuses remembers the manual status of users with connections on
-// this node, from every change the node publishes, so it can re-assert them
-// when the store lost its state.
+// this node, from every change the node publishes or hears, so it can
+// re-assert them when the store lost them: the node was declared dead (a
+// pause, a stalled link) and its connections reaped, or Redis restarted
+// empty. The clients of those connections never went offline, so their
+// users keep their manual status (contract §3.1: it lasts until the user
+// goes offline).
+//
+// What the store says after such a loss must not overwrite it: the
+// reaper's offline, or the presence of the connections re-asserted without
+// a manual status (by this node or another). So an offline heard while the
+// node holds connections of the user (callers check) marks the status lost
+// instead of clearing it, and so does a re-assert (restoring); while lost,
+// presences without a manual status are taken for consequences of the loss
+// and ignored. A manual status heard (the user chose one, or the restore got
+// through) ends it. The cost: a user who clears their status ("online") on
+// another session while this node has it lost gets it back at the
+// re-assert.
 type manualStatuses struct {
 	mu sync.Mutex
 	m  map[userKey]manualStatus
+	// restoring: users whose status a re-assert must still set again; the
+	// heartbeat loop retries until the store took it (restoreManual).
+	restoring map[userKey]struct{}
 }
 
 type manualStatus struct {
 	status  presence.Status // "" when the user has no manual status
 	note    string
 	version int64 // of the PRESENCE it was learnt from
+	lost    bool  // the store lost it (see manualStatuses)
 }
 
 // observe records p's manual status (or that there is none) unless a
 // later version was already seen: changes come from this node's own
-// publishes, from NATS and from store reads, in no set order.
+// publishes, from NATS and from store reads, in no set order. Callers
+// observe only users with connections on this node.
 func (s *manualStatuses) observe(p presence.Presence) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := userKey{p.Tenant, p.User}
-	if cur, ok := s.m[k]; ok && p.Version <= cur.version {
+	cur, ok := s.m[k]
+	if ok && p.Version <= cur.version {
+		return
+	}
+	switch {
+	case p.Status == presence.Offline:
+		// The user has an open connection here, so this is the store
+		// losing it (or a logout about to close it): keep the status.
+		if ok {
+			cur.lost = true
+			s.m[k] = cur
+		}
+		return
+	case !p.Manual && ok && cur.lost:
 		return
 	}
 	if s.m == nil {
@@ -224,12 +257,55 @@ func (s *manualStatuses) observe(p presence.Presence) {
 		m.status, m.note = presence.WithCustom(p.Status, p.Custom), p.Note
 	}
 	s.m[k] = m
+	delete(s.restoring, k)
 }
 
 func (s *manualStatuses) forget(tenant, user string) {
 	s.mu.Lock()
 	delete(s.m, userKey{tenant, user})
+	delete(s.restoring, userKey{tenant, user})
 	s.mu.Unlock()
+}
+
+// restoreAll marks every known manual status lost and to be restored (a
+// re-assert begins: the store lost this node's connections).
+func (s *manualStatuses) restoreAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, m := range s.m {
+		if m.status == "" {
+			continue
+		}
+		m.lost = true
+		s.m[k] = m
+		if s.restoring == nil {
+			s.restoring = map[userKey]struct{}{}
+		}
+		s.restoring[k] = struct{}{}
+	}
+}
+
+// restored ends the restore of k's status: the store took it (the change,
+// when there was one, is observed as well).
+func (s *manualStatuses) restored(k userKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.restoring, k)
+	if m, ok := s.m[k]; ok {
+		m.lost = false
+		s.m[k] = m
+	}
+}
+
+// toRestore returns the statuses a re-assert must still set.
+func (s *manualStatuses) toRestore() map[userKey]manualStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[userKey]manualStatus, len(s.restoring))
+	for k := range s.restoring {
+		out[k] = s.m[k]
+	}
+	return out
 }
 
 func (s *manualStatuses) snapshot() map[userKey]manualStatus {
