@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // A change that reached the store but whose NATS publish was lost (a
@@ -31,7 +32,7 @@ func TestAntiEntropyDeliversALostPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := st.SetStatus(ctx, "acme", "alice", presence.DND, "unseen", time.Now())
+	ch, err := st.SetStatus(ctx, "acme", "alice", wire.DND, "unseen", time.Now())
 	if err != nil || !ch.Changed {
 		t.Fatalf("set status in the store: %v %+v", err, ch)
 	}
@@ -66,7 +67,7 @@ func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
 	// The change is in the store; its publish has not reached this node.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ch, err := st.SetStatus(ctx, "acme", "alice", presence.DND, "in flight", time.Now())
+	ch, err := st.SetStatus(ctx, "acme", "alice", wire.DND, "in flight", time.Now())
 	if err != nil || !ch.Changed {
 		t.Fatalf("set status in the store: %v %+v", err, ch)
 	}

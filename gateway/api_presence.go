@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/pgw/pgw/gateway/auth"
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/wire"
 )
@@ -35,7 +34,7 @@ type queryBody struct {
 
 // presenceList is the answer of POST /v1/presence/query.
 type presenceList struct {
-	Presence []presence.Presence `json:"presence"`
+	Presence []wire.Presence `json:"presence"`
 }
 
 // queryPresence serves POST /v1/presence/query: the presence of each
@@ -56,7 +55,7 @@ func (a *api) queryPresence(ctx context.Context, w http.ResponseWriter, r *http.
 	if err := mergeFields(derr, verr); err != nil {
 		return err
 	}
-	list := []presence.Presence{}
+	list := []wire.Presence{}
 	if len(body.Users) > 0 {
 		if list, err = a.n.store.GetMany(ctx, cl.Tenant, body.Users); err != nil {
 			return err

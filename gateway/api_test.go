@@ -17,6 +17,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // The HTTP API tests run a real node on a free port and talk real HTTP
@@ -458,14 +459,14 @@ func (s *switchableStore) err() error {
 	return nil
 }
 
-func (s *switchableStore) Get(ctx context.Context, tenant, user string) (presence.Presence, error) {
+func (s *switchableStore) Get(ctx context.Context, tenant, user string) (wire.Presence, error) {
 	if err := s.err(); err != nil {
-		return presence.Presence{}, err
+		return wire.Presence{}, err
 	}
 	return s.Store.Get(ctx, tenant, user)
 }
 
-func (s *switchableStore) SetStatus(ctx context.Context, tenant, user string, st presence.Status, note string, now time.Time) (presence.Change, error) {
+func (s *switchableStore) SetStatus(ctx context.Context, tenant, user string, st wire.Status, note string, now time.Time) (presence.Change, error) {
 	if err := s.err(); err != nil {
 		return presence.Change{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // BenchmarkFanout: 200 subscribers each watch the same 10 users; every op
@@ -55,7 +56,7 @@ func BenchmarkFanout(b *testing.B) {
 	got.Store(0)
 	b.ResetTimer()
 	for i := range b.N {
-		st := []presence.Status{presence.Busy, presence.DND}[(i/users)%2] // a real change every time
+		st := []wire.Status{wire.Busy, wire.DND}[(i/users)%2] // a real change every time
 		if _, err := tn.setStatus(ctx, "acme", fmt.Sprintf("u%d", i%users), st, ""); err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/internal/testenv"
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Faults of the cluster (contract §4, §5): a node killed, Redis restarted
@@ -250,7 +250,7 @@ func TestFaultRedisRestartedEmpty(t *testing.T) {
 }
 
 // presenceMap is p as a client sees it (JSON numbers as float64).
-func presenceMap(p presence.Presence) map[string]any {
+func presenceMap(p wire.Presence) map[string]any {
 	var m map[string]any
 	if err := json.Unmarshal(mustJSON(p), &m); err != nil {
 		panic(err)

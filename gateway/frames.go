@@ -10,7 +10,6 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
 	"github.com/pgw/pgw/wire"
@@ -198,7 +197,7 @@ func (h *okHeader) header() *okHeader { return h }
 // statusOK answers status with the presence it made.
 type statusOK struct {
 	okHeader
-	Presence presence.Presence `json:"presence"`
+	Presence wire.Presence `json:"presence"`
 }
 
 // refreshOK answers refresh with the new expiry (Unix seconds).
@@ -226,17 +225,17 @@ type errorFrame struct {
 }
 
 type welcomeFrame struct {
-	Type      string            `json:"type"`
-	ID        json.RawMessage   `json:"id,omitempty"`
-	Conn      string            `json:"conn"`
-	Session   string            `json:"session"`
-	User      string            `json:"user"`
-	Tenant    string            `json:"tenant"`
-	Node      string            `json:"node"`
-	Heartbeat int64             `json:"heartbeat"`
-	Expires   int64             `json:"expires"`
-	Presence  presence.Presence `json:"presence"`
-	Watch     bool              `json:"watch,omitempty"` // a watch-only connection (watch.go)
+	Type      string          `json:"type"`
+	ID        json.RawMessage `json:"id,omitempty"`
+	Conn      string          `json:"conn"`
+	Session   string          `json:"session"`
+	User      string          `json:"user"`
+	Tenant    string          `json:"tenant"`
+	Node      string          `json:"node"`
+	Heartbeat int64           `json:"heartbeat"`
+	Expires   int64           `json:"expires"`
+	Presence  wire.Presence   `json:"presence"`
+	Watch     bool            `json:"watch,omitempty"` // a watch-only connection (watch.go)
 	// Statuses are the tenant's custom statuses (§9), so a client can show
 	// the label of a PRESENCE's custom name; absent when it has none.
 	Statuses []tenant.Status `json:"statuses,omitempty"`
@@ -257,7 +256,7 @@ func byeFrame(reason problem.Code) []byte {
 	b, _ := json.Marshal(struct {
 		Type   string `json:"type"`
 		Reason string `json:"reason"`
-	}{wire.Bye, string(reason)})
+	}{wire.TypeBye, string(reason)})
 	return b
 }
 

@@ -29,7 +29,7 @@ func (c *conn) handle(data []byte) bool {
 	}
 	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
 	if !welcomed {
-		if p == nil && f.Type != wire.Hello {
+		if p == nil && f.Type != wire.TypeHello {
 			p = problem.New(problem.ProtocolViolation, "the first frame must be hello, got %q", problem.Excerpt(f.Type, 40))
 		}
 		if p != nil {
@@ -60,29 +60,29 @@ func (c *conn) handle(data []byte) bool {
 	var res reply
 	var err error
 	switch f.Type {
-	case wire.Hello:
+	case wire.TypeHello:
 		err = problem.Field("type", "hello was already accepted on this connection")
-	case wire.Status:
+	case wire.TypeStatus:
 		res, err = c.status(ctx, f)
-	case wire.Idle:
+	case wire.TypeIdle:
 		res, err = c.idle(ctx, f)
-	case wire.Subscribe:
+	case wire.TypeSubscribe:
 		// subscribe queues its own reply, ordered with the pushes.
 		if err = c.subscribe(ctx, f); err == nil {
 			return true
 		}
-	case wire.Unsubscribe:
+	case wire.TypeUnsubscribe:
 		err = c.unsubscribe(f)
-	case wire.Logout:
+	case wire.TypeLogout:
 		return c.logout(ctx, f)
-	case wire.Refresh:
+	case wire.TypeRefresh:
 		res, err = c.refresh(f)
 		if errors.Is(err, errRoleLost) {
 			c.reply(f.ID, err)
 			c.closeWith(problem.CloseForbidden, problem.Forbidden, true)
 			return false
 		}
-	case wire.IPTSync, wire.IPTEvent:
+	case wire.TypeIPTSync, wire.TypeIPTEvent:
 		res, err = c.ipt(ctx, f)
 	default:
 		err = problem.New(problem.UnknownType, "type %q is not a frame type of this protocol", problem.Excerpt(f.Type, 40))
@@ -102,14 +102,14 @@ func (c *conn) handle(data []byte) bool {
 // per bad field.
 func checkFrame(f *frame, maxBatch int, pol *tenant.Policy) error {
 	switch f.Type {
-	case wire.Status:
+	case wire.TypeStatus:
 		_, _, err := checkStatus(f.Status, f.Note, pol)
 		return err
-	case wire.Idle:
+	case wire.TypeIdle:
 		if f.Idle == nil {
 			return problem.Field("idle", "is required: true or false")
 		}
-	case wire.Subscribe, wire.Unsubscribe:
+	case wire.TypeSubscribe, wire.TypeUnsubscribe:
 		if p := checkUsers(f.Users, maxBatch); p != nil {
 			return p
 		}
@@ -141,7 +141,7 @@ func (c *conn) reply(id json.RawMessage, err error) {
 		c.n.log.Error("frame failed", "conn", c.id, "session", c.session, "err", err)
 	}
 	c.n.metrics.errors.WithLabelValues(string(p.Code)).Inc()
-	c.send(mustJSON(errorFrame{Type: wire.Error, ID: id, Error: p}))
+	c.send(mustJSON(errorFrame{Type: wire.TypeError, ID: id, Error: p}))
 }
 
 // okWith encodes, once, the ok frame answering id: {"type":"ok","id":…}
@@ -151,7 +151,7 @@ func okWith(id json.RawMessage, res reply) []byte {
 		res = &okHeader{}
 	}
 	h := res.header()
-	h.Type, h.ID = wire.OK, id
+	h.Type, h.ID = wire.TypeOK, id
 	return mustJSON(res)
 }
 
@@ -202,7 +202,7 @@ func (c *conn) hello(f *frame) bool {
 	}
 	device := f.Device
 	if device == "" && bridge {
-		device = presence.DeviceBridge
+		device = wire.DeviceBridge
 	}
 	var errs []problem.FieldError
 	if window != "main" && window != "child" {
@@ -211,7 +211,7 @@ func (c *conn) hello(f *frame) bool {
 	switch {
 	case device == "":
 		errs = append(errs, problem.FieldError{Field: "device", Reason: "is required: one of desktop, web, mobile, bridge"})
-	case !presence.ValidDevice(device):
+	case !wire.ValidDevice(device):
 		errs = append(errs, problem.FieldError{Field: "device", Reason: "must be one of desktop, web, mobile, bridge, got " + quote(device)})
 	}
 	if f.Session != "" && !wire.ValidID(f.Session) {
@@ -223,7 +223,7 @@ func (c *conn) hello(f *frame) bool {
 	if len(errs) > 0 {
 		return refuse(problem.Fields(errs...))
 	}
-	if device == presence.DeviceBridge && !bridge {
+	if device == wire.DeviceBridge && !bridge {
 		return refuse(problem.New(problem.Forbidden, "device bridge needs a token with role bridge"))
 	}
 	session := f.Session
@@ -290,7 +290,7 @@ func (c *conn) hello(f *frame) bool {
 	}
 	n.publish(ch)
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
-	c.send(mustJSON(welcomeFrame{Type: wire.Welcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
+	c.send(mustJSON(welcomeFrame{Type: wire.TypeWelcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: unixOrZero(claims.Expires), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome", "conn", c.id, "session", session, "tenant", c.tenant, "device", device, "window", window)
@@ -308,10 +308,10 @@ func (c *conn) userOnly(frameType string) error {
 }
 
 func (c *conn) status(ctx context.Context, f *frame) (reply, error) {
-	if err := c.userOnly(wire.Status); err != nil {
+	if err := c.userOnly(wire.TypeStatus); err != nil {
 		return nil, err
 	}
-	if err := c.present(wire.Status); err != nil {
+	if err := c.present(wire.TypeStatus); err != nil {
 		return nil, err
 	}
 	st, note, err := checkStatus(f.Status, f.Note, c.n.policy(c.tenant))
@@ -328,9 +328,9 @@ func (c *conn) status(ctx context.Context, f *frame) (reply, error) {
 // checkStatus validates the status and note fields (frame and HTTP): one
 // of the built-in manual statuses, or a custom status of the tenant's
 // policy (§9), given as its manual Status (presence.WithCustom).
-func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, string, error) {
+func checkStatus(status, note *string, pol *tenant.Policy) (wire.Status, string, error) {
 	var errs []problem.FieldError
-	var st presence.Status
+	var st wire.Status
 	choices := "online, away, busy, dnd"
 	if pol != nil {
 		for _, cs := range pol.Statuses {
@@ -340,20 +340,20 @@ func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, str
 	switch {
 	case status == nil:
 		errs = append(errs, problem.FieldError{Field: "status", Reason: "is required: one of " + choices})
-	case presence.ValidManual(presence.Status(*status)):
-		st = presence.Status(*status)
+	case wire.ValidManual(wire.Status(*status)):
+		st = wire.Status(*status)
 	default:
 		cs, ok := pol.FindStatus(*status)
 		if !ok {
 			errs = append(errs, problem.FieldError{Field: "status", Reason: "must be one of " + choices + ", got " + quote(*status)})
 			break
 		}
-		st = presence.WithCustom(presence.Status(cs.Base), cs.Name)
+		st = presence.WithCustom(wire.Status(cs.Base), cs.Name)
 	}
 	n := ""
 	if note != nil {
 		n = *note
-		if k := utf8.RuneCountInString(n); k > presence.MaxNoteLen {
+		if k := utf8.RuneCountInString(n); k > wire.MaxNoteLen {
 			errs = append(errs, problem.FieldError{Field: "note", Reason: "must be at most 140 characters, got " + strconv.Itoa(k)})
 		}
 	}
@@ -364,10 +364,10 @@ func checkStatus(status, note *string, pol *tenant.Policy) (presence.Status, str
 }
 
 func (c *conn) idle(ctx context.Context, f *frame) (reply, error) {
-	if err := c.userOnly(wire.Idle); err != nil {
+	if err := c.userOnly(wire.TypeIdle); err != nil {
 		return nil, err
 	}
-	if err := c.present(wire.Idle); err != nil {
+	if err := c.present(wire.TypeIdle); err != nil {
 		return nil, err
 	}
 	if f.Idle == nil {
@@ -386,7 +386,7 @@ func (c *conn) idle(ctx context.Context, f *frame) (reply, error) {
 
 func (c *conn) subscribe(ctx context.Context, f *frame) error {
 	n := c.n
-	if err := c.userOnly(wire.Subscribe); err != nil {
+	if err := c.userOnly(wire.TypeSubscribe); err != nil {
 		return err
 	}
 	tenant := f.Tenant != nil && *f.Tenant
@@ -411,7 +411,7 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 	}
 	// The hub takes the bus interest, then calls read, then queues the reply
 	// in order with the pushes.
-	read := func() (userSnap, tenantSnap []presence.Presence, err error) {
+	read := func() (userSnap, tenantSnap []wire.Presence, err error) {
 		if err := n.bus.Flush(ctx); err != nil {
 			n.log.Warn("nats flush before snapshot failed; a resync follows the reconnect", "err", err)
 		}
@@ -424,12 +424,12 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 		return userSnap, tenantSnap, err
 	}
 	return n.hub.subscribe(c, users, tenant, read, func(list []json.RawMessage) []byte {
-		return mustJSON(presenceListFrame{Type: wire.OK, ID: f.ID, Presence: list})
+		return mustJSON(presenceListFrame{Type: wire.TypeOK, ID: f.ID, Presence: list})
 	})
 }
 
 func (c *conn) unsubscribe(f *frame) error {
-	if err := c.userOnly(wire.Unsubscribe); err != nil {
+	if err := c.userOnly(wire.TypeUnsubscribe); err != nil {
 		return err
 	}
 	tenant := f.Tenant != nil && *f.Tenant
@@ -444,11 +444,11 @@ func (c *conn) unsubscribe(f *frame) error {
 }
 
 func (c *conn) logout(ctx context.Context, f *frame) bool {
-	if err := c.userOnly(wire.Logout); err != nil {
+	if err := c.userOnly(wire.TypeLogout); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}
-	if err := c.present(wire.Logout); err != nil {
+	if err := c.present(wire.TypeLogout); err != nil {
 		c.reply(f.ID, err)
 		return true
 	}

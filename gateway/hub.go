@@ -5,7 +5,7 @@ import (
 	"hash/maphash"
 	"sync"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 type userKey struct{ tenant, user string }
@@ -79,7 +79,7 @@ type tenantWatch struct {
 type cached struct {
 	version int64
 	data    json.RawMessage
-	status  presence.Status
+	status  wire.Status
 }
 
 func newHub() *hub {
@@ -310,7 +310,7 @@ func (h *hub) userConnCount(tenant, user string) int {
 
 // snapshot is what a subscribe reads from the store once the bus interest
 // is in place: the users' presence, in order, and the tenant's list.
-type snapshot func() (users, tenant []presence.Presence, err error)
+type snapshot func() (users, tenant []wire.Presence, err error)
 
 // subscribe makes c watch users (of its own tenant, deduplicated) and, when
 // tenant is set, the whole tenant. It takes the bus interest first, so no
@@ -332,7 +332,7 @@ func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, rep
 	defer unlock()
 	merged := make([]json.RawMessage, 0, len(userSnap)+len(tenantSnap))
 	listed := make(map[string]bool, len(userSnap))
-	list := func(p presence.Presence) {
+	list := func(p wire.Presence) {
 		k := userKey{p.Tenant, p.User}
 		data := h.newestLocked(h.shard(k), k, p, c)
 		if !listed[p.User] {
@@ -425,7 +425,7 @@ func (h *hub) unreserve(tenant string, users []string, all bool) {
 // pushed it now: the bus message of that same change is dropped as already
 // shown when it arrives, so without this push they would keep the older
 // state for good (and no re-read would mend it, for the same reason).
-func (h *hub) newestLocked(s *hubShard, k userKey, p presence.Presence, c *conn) json.RawMessage {
+func (h *hub) newestLocked(s *hubShard, k userKey, p wire.Presence, c *conn) json.RawMessage {
 	if cc, ok := s.last[k]; ok && cc.version >= p.Version {
 		return cc.data
 	}
@@ -542,13 +542,13 @@ func (h *hub) shownPresent(tenant, user string) (int64, bool) {
 	}
 	if c.status == "" {
 		var p struct {
-			Status presence.Status `json:"status"`
+			Status wire.Status `json:"status"`
 		}
 		_ = json.Unmarshal(c.data, &p)
 		c.status = p.Status
 		s.last[k] = c
 	}
-	return c.version, c.status != presence.Offline
+	return c.version, c.status != wire.Offline
 }
 
 // watched returns what this node's connections watch, for a resync.

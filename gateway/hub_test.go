@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // fakeInterest records the hub's bus calls and fails on the users in fail.
@@ -80,13 +80,13 @@ func sent(t *testing.T, c *conn) map[string][]int64 {
 	c.mu.Unlock()
 	out := map[string][]int64{}
 	for _, f := range q {
-		var ps []presence.Presence
+		var ps []wire.Presence
 		if err := json.Unmarshal(f.data, &ps); err != nil {
-			var p presence.Presence
+			var p wire.Presence
 			if err := json.Unmarshal(f.data, &p); err != nil {
 				t.Fatalf("queued %s", f.data)
 			}
-			ps = []presence.Presence{p}
+			ps = []wire.Presence{p}
 		}
 		for _, p := range ps {
 			out[p.User] = append(out[p.User], p.Version)
@@ -96,9 +96,9 @@ func sent(t *testing.T, c *conn) map[string][]int64 {
 }
 
 func snap(versions map[string]int64) snapshot {
-	return func() (users, tenant []presence.Presence, err error) {
+	return func() (users, tenant []wire.Presence, err error) {
 		for _, u := range slices.Sorted(maps.Keys(versions)) {
-			users = append(users, presence.Presence{Tenant: "acme", User: u, Status: presence.Online, Version: versions[u]})
+			users = append(users, wire.Presence{Tenant: "acme", User: u, Status: wire.Online, Version: versions[u]})
 		}
 		return users, nil, nil
 	}
@@ -107,7 +107,7 @@ func snap(versions map[string]int64) snapshot {
 func listReply(list []json.RawMessage) []byte { return mustJSON(list) }
 
 func pres(user string, version int64) []byte {
-	return mustJSON(presence.Presence{Tenant: "acme", User: user, Status: presence.Busy, Version: version})
+	return mustJSON(wire.Presence{Tenant: "acme", User: user, Status: wire.Busy, Version: version})
 }
 
 // TestHubOwnsBusInterest: the bus is told once when a user gains its first
@@ -161,7 +161,7 @@ func TestHubKeepsWhatArrivesDuringSubscribe(t *testing.T) {
 	h := newHub()
 	h.bus = newFakeInterest(t)
 	c := hubConn("a")
-	read := func() (users, tenant []presence.Presence, err error) {
+	read := func() (users, tenant []wire.Presence, err error) {
 		h.deliver("acme", "u1", 5, pres("u1", 5)) // published after the store read
 		return snap(map[string]int64{"u1": 3})()
 	}
@@ -190,7 +190,7 @@ func TestHubSubscribeFailureHoldsNothing(t *testing.T) {
 	if got := bus.took(); !slices.Equal(got, []string{"+acme/u1", "-acme/u1"}) {
 		t.Fatalf("bus calls %v", got)
 	}
-	failing := func() (users, tenant []presence.Presence, err error) { return nil, nil, errors.New("redis down") }
+	failing := func() (users, tenant []wire.Presence, err error) { return nil, nil, errors.New("redis down") }
 	if err := h.subscribe(c, []string{"u1"}, true, failing, listReply); err == nil {
 		t.Fatal("subscribe succeeded with the read failing")
 	}
@@ -291,7 +291,7 @@ func TestHubShownPresent(t *testing.T) {
 	if _, present := h.shownPresent("acme", "u2"); present {
 		t.Fatal("u2 never seen (version 0) shown present")
 	}
-	off := mustJSON(presence.Presence{Tenant: "acme", User: "u1", Status: presence.Offline, Version: 4})
+	off := mustJSON(wire.Presence{Tenant: "acme", User: "u1", Status: wire.Offline, Version: 4})
 	h.deliver("acme", "u1", 4, off)
 	if v, present := h.shownPresent("acme", "u1"); v != 4 || present {
 		t.Fatalf("u1 after an offline from the bus: %d %v, want 4 not present", v, present)

@@ -43,7 +43,7 @@ func (f *flood) dropped(now time.Time, sustain time.Duration) bool {
 // by all of the user's connections and HTTP requests on this node.
 func writesStore(frameType string) bool {
 	switch frameType {
-	case wire.Status, wire.Idle, wire.Subscribe, wire.Logout, wire.IPTSync, wire.IPTEvent:
+	case wire.TypeStatus, wire.TypeIdle, wire.TypeSubscribe, wire.TypeLogout, wire.TypeIPTSync, wire.TypeIPTEvent:
 		return true
 	}
 	return false

@@ -82,7 +82,7 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 		case expired:
 			c.closeWith(problem.CloseAuth, problem.TokenExpired, true)
 		case notify:
-			c.send(mustJSON(expiringFrame{Type: wire.Expiring, Expires: exp.Unix()}))
+			c.send(mustJSON(expiringFrame{Type: wire.TypeExpiring, Expires: exp.Unix()}))
 		}
 		if ping && !expired {
 			c.ping()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // gatedStore is a real store whose heartbeats stop getting through while
@@ -51,7 +52,7 @@ func (s *gatedStore) Heartbeat(ctx context.Context, node string, now time.Time) 
 	return s.Store.Heartbeat(ctx, node, now)
 }
 
-func (s *gatedStore) SetStatus(ctx context.Context, tenant, user string, st presence.Status, note string, now time.Time) (presence.Change, error) {
+func (s *gatedStore) SetStatus(ctx context.Context, tenant, user string, st wire.Status, note string, now time.Time) (presence.Change, error) {
 	if s.failStatus.Add(-1) >= 0 {
 		return presence.Change{}, fmt.Errorf("set status: %w", presence.ErrUnavailable)
 	}
@@ -74,7 +75,7 @@ func newGatedStore(t *testing.T, srv *testenv.RedisServer, ttl time.Duration) *g
 }
 
 // wantManual waits until the store says u1 is st (manual) with one session.
-func wantManual(t *testing.T, st presence.Store, want presence.Status) {
+func wantManual(t *testing.T, st presence.Store, want wire.Status) {
 	t.Helper()
 	testenv.WaitFor(t, 20*time.Second, func() error {
 		p, err := st.Get(context.Background(), "acme", "u1")
@@ -110,7 +111,7 @@ func TestManualStatusKeptWhenPausedNodeReasserts(t *testing.T) {
 	if r := c.request(map[string]any{"type": "status", "status": "busy", "note": "call"}); r["type"] != "ok" {
 		t.Fatalf("status: %v", r)
 	}
-	wantManual(t, st, presence.Busy)
+	wantManual(t, st, wire.Busy)
 
 	st.shut()
 	// n2 reaps n1: u1 goes offline, and n1 (still on NATS) hears it.
@@ -119,7 +120,7 @@ func TestManualStatusKeptWhenPausedNodeReasserts(t *testing.T) {
 	})
 	st.open()
 	// n1 learns it was reaped and re-asserts: u1 is back, busy.
-	wantManual(t, st, presence.Busy)
+	wantManual(t, st, wire.Busy)
 }
 
 // TestManualStatusReassertRetried: a re-assert whose SetStatus failed (a
@@ -138,13 +139,13 @@ func TestManualStatusReassertRetried(t *testing.T) {
 	if r := c.request(map[string]any{"type": "status", "status": "dnd", "note": "focus"}); r["type"] != "ok" {
 		t.Fatalf("status: %v", r)
 	}
-	wantManual(t, st, presence.DND)
+	wantManual(t, st, wire.DND)
 	st.failStatus.Store(2)
 	// Redis restarted empty: the node re-asserts; its first two SetStatus fail.
 	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantManual(t, st, presence.DND)
+	wantManual(t, st, wire.DND)
 	if n := st.failStatus.Load(); n >= 0 {
 		t.Fatalf("the re-assert did not try SetStatus twice (%d failures left)", n+1)
 	}

@@ -75,7 +75,7 @@ func frameLabel(t string, p *problem.Problem) string {
 		return "invalid"
 	}
 	switch t {
-	case wire.Hello, wire.Status, wire.Idle, wire.Subscribe, wire.Unsubscribe, wire.Logout, wire.Refresh, wire.IPTSync, wire.IPTEvent:
+	case wire.TypeHello, wire.TypeStatus, wire.TypeIdle, wire.TypeSubscribe, wire.TypeUnsubscribe, wire.TypeLogout, wire.TypeRefresh, wire.TypeIPTSync, wire.TypeIPTEvent:
 		return t
 	}
 	return "unknown"

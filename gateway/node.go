@@ -24,6 +24,7 @@ import (
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/tenant"
+	"github.com/pgw/pgw/wire"
 )
 
 // Node is one gateway process: it serves WebSockets and the HTTP API, keeps
@@ -399,7 +400,7 @@ func (n *Node) deliverPresence(tenant, user string, version int64, data []byte) 
 		n.metrics.delivered.Add(float64(k))
 	}
 	if n.hub.userConnCount(tenant, user) > 0 {
-		var p presence.Presence
+		var p wire.Presence
 		if err := json.Unmarshal(data, &p); err == nil && p.Tenant == tenant && p.User == user {
 			n.manual.observe(p)
 		}
@@ -457,7 +458,7 @@ func (n *Node) antiEntropy(ctx context.Context, _ time.Time) {
 // version shown, when confirm (nil: always) agrees.
 func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
 	users, tenants := n.hub.watched()
-	deliver := func(ps []presence.Presence) {
+	deliver := func(ps []wire.Presence) {
 		for _, p := range ps {
 			if p.Version == 0 {
 				// The store has no state for this user (never seen, or it
@@ -467,7 +468,7 @@ func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
 				v, present := n.hub.shownPresent(p.Tenant, p.User)
 				if present && (confirm == nil || confirm(userKey{p.Tenant, p.User})) {
 					now := time.Now()
-					p.Version, p.Since = presence.NextVersion(v, now), presence.FormatSince(now)
+					p.Version, p.Since = presence.NextVersion(v, now), wire.FormatSince(now)
 					n.publish(presence.Change{Presence: p, Changed: true})
 				}
 				continue

@@ -8,13 +8,14 @@ import (
 
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // The node's operations, shared by the WebSocket frames and the HTTP API so
 // no rule has two implementations.
 
 // setStatus sets a user's manual status and publishes the change.
-func (n *Node) setStatus(ctx context.Context, tenant, user string, st presence.Status, note string) (presence.Change, error) {
+func (n *Node) setStatus(ctx context.Context, tenant, user string, st wire.Status, note string) (presence.Change, error) {
 	ch, err := n.store.SetStatus(ctx, tenant, user, st, note, time.Now())
 	if err != nil {
 		return ch, err
@@ -219,7 +220,7 @@ type manualStatuses struct {
 }
 
 type manualStatus struct {
-	status  presence.Status // "" when the user has no manual status
+	status  wire.Status // "" when the user has no manual status
 	note    string
 	version int64 // of the PRESENCE it was learnt from
 	lost    bool  // the store lost it (see manualStatuses)
@@ -229,7 +230,7 @@ type manualStatus struct {
 // later version was already seen: changes come from this node's own
 // publishes, from NATS and from store reads, in no set order. Callers
 // observe only users with connections on this node.
-func (s *manualStatuses) observe(p presence.Presence) {
+func (s *manualStatuses) observe(p wire.Presence) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := userKey{p.Tenant, p.User}
@@ -238,7 +239,7 @@ func (s *manualStatuses) observe(p presence.Presence) {
 		return
 	}
 	switch {
-	case p.Status == presence.Offline:
+	case p.Status == wire.Offline:
 		// The user has an open connection here, so this is the store
 		// losing it (or a logout about to close it): keep the status.
 		if ok {

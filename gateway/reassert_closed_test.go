@@ -11,6 +11,7 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // holdConnect is a real store whose Connect of one chosen connection waits,
@@ -141,7 +142,7 @@ func TestReassertDoesNotResurrectLoggedOut(t *testing.T) {
 			return fmt.Errorf(":conn: keys of the logged-out connection left: %v (%v)", keys, err)
 		}
 		p, err := rs.Get(ctx, "acme", "u1")
-		if err != nil || p.Status != presence.Offline {
+		if err != nil || p.Status != wire.Offline {
 			return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
 		}
 		return nil
@@ -184,7 +185,7 @@ func TestReassertConnectFailed(t *testing.T) {
 			return fmt.Errorf("the open connection has no :conn: key (%v)", err)
 		}
 		p, err := rs.Get(ctx, "acme", "u1")
-		if err != nil || p.Status != presence.Online {
+		if err != nil || p.Status != wire.Online {
 			return fmt.Errorf("u1 is %s (%v), want online", p.Status, err)
 		}
 		return nil
@@ -206,7 +207,7 @@ func TestReassertConnectFailed(t *testing.T) {
 			return fmt.Errorf(":conn: keys of the closed connection left: %v (%v)", keys, err)
 		}
 		p, err := rs.Get(ctx, "acme", "u1")
-		if err != nil || p.Status != presence.Offline {
+		if err != nil || p.Status != wire.Offline {
 			return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
 		}
 		return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Stuck states (issue 11) and the review's defects, each with the test that
@@ -104,7 +105,7 @@ func TestHelloRefusedAfterAppliedConnect(t *testing.T) {
 					return fmt.Errorf(":conn: keys of the refused connection left: %v (%v)", keys, err)
 				}
 				p, err := rs.Get(ctx, "acme", "u1")
-				if err != nil || p.Status != presence.Offline {
+				if err != nil || p.Status != wire.Offline {
 					return fmt.Errorf("u1 is %s (%v), want offline", p.Status, err)
 				}
 				return nil
@@ -178,7 +179,7 @@ func TestHelloRefusedWhenNATSRefusesInterest(t *testing.T) {
 	if ce := c.waitClose(10 * time.Second); ce == nil || ce.Code != 4500 {
 		t.Fatalf("close %v, want 4500", ce)
 	}
-	if p, err := tn.Store().Get(context.Background(), "acme", "u1"); err != nil || p.Status != presence.Offline || p.Sessions != 0 {
+	if p, err := tn.Store().Get(context.Background(), "acme", "u1"); err != nil || p.Status != wire.Offline || p.Sessions != 0 {
 		t.Fatalf("u1 after the refused hello: %+v (%v), want offline", p, err)
 	}
 }
@@ -262,7 +263,7 @@ func TestManualStatusFromAnotherNodeSurvivesEmptyRedis(t *testing.T) {
 	}
 	// Node A learns it from NATS (it holds u1's connection).
 	testenv.WaitFor(t, 10*time.Second, func() error {
-		if m := a.manual.snapshot()[userKey{"acme", "u1"}]; m.status != presence.DND {
+		if m := a.manual.snapshot()[userKey{"acme", "u1"}]; m.status != wire.DND {
 			return fmt.Errorf("node A holds %+v", m)
 		}
 		return nil

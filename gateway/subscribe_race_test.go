@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // pausingStore holds the first GetMany that asks for user `hold` after it
@@ -23,7 +24,7 @@ type pausingStore struct {
 	release chan struct{}
 }
 
-func (s *pausingStore) GetMany(ctx context.Context, tenant string, users []string) ([]presence.Presence, error) {
+func (s *pausingStore) GetMany(ctx context.Context, tenant string, users []string) ([]wire.Presence, error) {
 	ps, err := s.Store.GetMany(ctx, tenant, users)
 	if slices.Contains(users, s.hold) {
 		s.once.Do(func() {

@@ -31,7 +31,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 	c.mu.Lock()
 	claims := c.claims // the current token: a refresh applies at once
 	c.mu.Unlock()
-	if f.Type == wire.IPTSync {
+	if f.Type == wire.TypeIPTSync {
 		var m ipt.Sync
 		if err := decodeInto(f.raw, &m); err != nil {
 			return nil, err

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/gateway/auth"
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/wire"
 )
@@ -49,11 +48,11 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
-	var p presence.Presence
+	var p wire.Presence
 	if len(own) == 1 {
 		p = own[0]
 	}
-	c.send(mustJSON(welcomeFrame{Type: wire.Welcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
+	c.send(mustJSON(welcomeFrame{Type: wire.TypeWelcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: unixOrZero(claims.Expires), Presence: p, Watch: true, Statuses: n.customStatuses(c.tenant)}))
 	n.log.Debug("welcome (watch only)", "conn", c.id, "tenant", c.tenant, "user", c.user)

@@ -5,7 +5,7 @@
 //
 // It turns every bridge message into a Result: the PRESENCE changes made by
 // writing the phone overlay through presence.Store.SetPhone, and the `call`
-// events to deliver. It must not touch a user's status, sessions or
+// frames (wire.CallFrame) to deliver. It must not touch a user's status, sessions or
 // connections (only the phone overlay), and it knows nothing of WebSockets,
 // HTTP or NATS: the gateway decodes the frames and publishes the Result.
 // The AMI bridge (ipt/ami, ipt/bridge) is a client of the contract, not of

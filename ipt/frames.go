@@ -6,19 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/wire"
-)
-
-// CallEnded is the state of a CALL that is over; reasons say why.
-const CallEnded = "ended"
-
-// Reasons an ended CALL carries.
-const (
-	ReasonHangup       = "hangup"       // the bridge sent ended
-	ReasonResync       = "resync"       // an ipt.sync no longer lists the call
-	ReasonUnregistered = "unregistered" // the device unregistered during the call
 )
 
 // Limits of the free-text fields; ids follow wire.ValidID.
@@ -49,18 +38,6 @@ type Sync wire.SyncBody
 // Event is one ipt.event (a frame's body, or an element of POST
 // /v1/ipt/events): the shape of wire.EventBody, the rules of Validate.
 type Event wire.EventBody
-
-// CallEvent is the `call` frame sent to every connection of the user who
-// owns Ext, and the JSON published on pgw.call.<tenant>.<user> (§3.2).
-type CallEvent struct {
-	Type   string        `json:"type"`
-	Tenant string        `json:"tenant"`
-	User   string        `json:"user"`
-	Ext    string        `json:"ext"`
-	Event  string        `json:"event"`
-	Call   presence.Call `json:"call"`
-	At     string        `json:"at"`
-}
 
 // fieldErrs collects the bad fields of one frame.
 type fieldErrs []problem.FieldError
@@ -156,7 +133,7 @@ func (s *Sync) Validate() error {
 		}
 		f.callID(p+".call.id", d.Call.ID, true)
 		switch d.Call.State {
-		case presence.PhoneRinging, presence.PhoneInCall, presence.PhoneHeld:
+		case wire.PhoneRinging, wire.PhoneInCall, wire.PhoneHeld:
 		case "":
 			f.add(p+".call.state", "is required")
 		default:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgw/pgw/internal/redisx"
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // redisState is the StateStore shared by all nodes. Keys (P is the prefix;
@@ -77,7 +78,7 @@ func (r *redisState) Device(ctx context.Context, tenant, ext string) (Device, bo
 	if errors.Is(err, redis.Nil) {
 		// Index written, device not (yet, or a write was lost): the owner
 		// is known, the state is not.
-		return Device{Ext: ext, User: user, State: presence.PhoneUnknown}, true, nil
+		return Device{Ext: ext, User: user, State: wire.PhoneUnknown}, true, nil
 	}
 	if err != nil {
 		return Device{}, false, unavailable("device", err)

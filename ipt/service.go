@@ -28,7 +28,7 @@ type Options struct {
 // order.
 type Result struct {
 	Changes []presence.Change
-	Calls   []CallEvent
+	Calls   []wire.CallFrame
 	// Ignored: the event's seq was not above the bridge's last accepted one
 	// (a resend or an old event), or the event belongs to a sequence a
 	// later ipt.sync replaced. Acknowledge it; nothing was done.
@@ -110,9 +110,9 @@ func (s *Service) finish(ctx context.Context, b *batch, now time.Time) (Result, 
 			return res, err
 		}
 	}
-	at := presence.FormatSince(b.at)
+	at := wire.FormatSince(b.at)
 	for _, n := range b.notes {
-		res.Calls = append(res.Calls, CallEvent{Type: "call", Tenant: b.tenant, User: n.user, Ext: n.ext, Event: n.event, Call: n.call, At: at})
+		res.Calls = append(res.Calls, wire.CallFrame{Type: wire.TypeCall, Tenant: b.tenant, User: n.user, Ext: n.ext, Event: n.event, Call: n.call, At: at})
 	}
 	return res, nil
 }
@@ -130,7 +130,7 @@ const overlayTries = 4
 // after every device write whose own overlay write came before it.
 func (s *Service) writeOverlay(ctx context.Context, tenant, user string, now time.Time) ([]presence.Change, error) {
 	var changes []presence.Change
-	var written *presence.Phone
+	var written *wire.Phone
 	for i := range overlayTries {
 		devs, err := s.state.UserDevices(ctx, tenant, user)
 		if err != nil {
@@ -184,7 +184,7 @@ func (s *Service) Sync(ctx context.Context, tenant, session string, m Sync, now 
 		if ok {
 			prev = &old
 		} else {
-			old = Device{Ext: sd.Ext, User: sd.User, State: presence.PhoneUnknown}
+			old = Device{Ext: sd.Ext, User: sd.User, State: wire.PhoneUnknown}
 		}
 		d, notes := applySync(old, sd, m.Bridge, now)
 		b.notes = append(b.notes, notes...)
@@ -251,7 +251,7 @@ func (s *Service) Event(ctx context.Context, tenant, session string, sequence in
 		was := old
 		prev = &was
 	} else {
-		old = Device{Ext: e.Ext, State: presence.PhoneUnknown}
+		old = Device{Ext: e.Ext, State: wire.PhoneUnknown}
 	}
 	// The event's user and bridge own the device from now on: an extension
 	// belongs to one user, and to the bridge that reported it last.
@@ -338,10 +338,10 @@ func (s *Service) markUnknown(ctx context.Context, b *batch, bridge string) erro
 		if err != nil {
 			return fmt.Errorf("ipt: device %q: %w", ext, err)
 		}
-		if !ok || d.Bridge != bridge || d.State == presence.PhoneUnknown {
+		if !ok || d.Bridge != bridge || d.State == wire.PhoneUnknown {
 			continue
 		}
-		d.State = presence.PhoneUnknown
+		d.State = wire.PhoneUnknown
 		if err := s.put(ctx, b, nil, d); err != nil {
 			return err
 		}

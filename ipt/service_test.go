@@ -130,7 +130,7 @@ func (f *fixture) phone(user string) string {
 	return phoneString(p.Phone)
 }
 
-func phoneString(p *presence.Phone) string {
+func phoneString(p *wire.Phone) string {
 	if p == nil {
 		return "-"
 	}
@@ -216,10 +216,10 @@ var serviceCases = []struct {
 
 func testCallLifecycle(f *fixture) {
 	// The user is present with a manual status: calls never touch it.
-	if _, err := f.pres.Connect(f.ctx, presence.ConnInfo{Tenant: tenant, User: "u1", Session: "s-u1", Conn: "c-u1", Node: "n1", Device: presence.DeviceDesktop}, f.tick()); err != nil {
+	if _, err := f.pres.Connect(f.ctx, presence.ConnInfo{Tenant: tenant, User: "u1", Session: "s-u1", Conn: "c-u1", Node: "n1", Device: wire.DeviceDesktop}, f.tick()); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.pres.SetStatus(f.ctx, tenant, "u1", presence.DND, "focus", f.tick()); err != nil {
+	if _, err := f.pres.SetStatus(f.ctx, tenant, "u1", wire.DND, "focus", f.tick()); err != nil {
 		f.t.Fatal(err)
 	}
 	f.wantPhone("u1", "-")
@@ -248,7 +248,7 @@ func testCallLifecycle(f *fixture) {
 		res := f.event("bridge-s1", Event{Bridge: "b1", Seq: int64(i + 1), Ext: "1001", Event: st.event, Call: "c1", Direction: wire.Inbound, Peer: "555"})
 		f.wantCalls(res, st.call)
 		f.wantPhone("u1", st.phone)
-		if want := presence.FormatSince(times[st.since]); res.Calls[0].Call.Since != want {
+		if want := wire.FormatSince(times[st.since]); res.Calls[0].Call.Since != want {
 			f.t.Fatalf("%s: call since %s, want %s", st.event, res.Calls[0].Call.Since, want)
 		}
 		if p, _ := f.pres.Get(f.ctx, tenant, "u1"); p.Phone.Call != nil && p.Phone.Call.Since != res.Calls[0].Call.Since {
@@ -258,11 +258,11 @@ func testCallLifecycle(f *fixture) {
 			f.t.Fatalf("%s: %d changes (ignored %v), want 1", st.event, len(res.Changes), res.Ignored)
 		}
 		p := res.Changes[0].Presence
-		if p.Status != presence.DND || !p.Manual || p.Note != "focus" {
+		if p.Status != wire.DND || !p.Manual || p.Note != "focus" {
 			f.t.Fatalf("%s: status %s manual %v note %q: calls must not touch the status", st.event, p.Status, p.Manual, p.Note)
 		}
 		c := res.Calls[0]
-		if c.Type != "call" || c.Tenant != tenant || c.Call.Direction != wire.Inbound || c.Call.Peer != "555" || c.At != presence.FormatSince(f.now) {
+		if c.Type != "call" || c.Tenant != tenant || c.Call.Direction != wire.Inbound || c.Call.Peer != "555" || c.At != wire.FormatSince(f.now) {
 			f.t.Fatalf("%s: call event %+v", st.event, c)
 		}
 	}
@@ -332,7 +332,7 @@ func testReplacedConnection(f *fixture) {
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	// s1's "held" (seq 3) is in flight when the bridge, which got no reply,
 	// reconnects as s2 and syncs what it knows.
-	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
+	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	if res := f.event("s1", Event{Bridge: "b1", Seq: 3, Ext: "1001", Event: wire.EventHeld, Call: "c1"}); !res.Ignored {
 		f.t.Fatalf("an event of the replaced connection was applied after the new connection's sync: %+v", res)
 	}
@@ -352,14 +352,14 @@ func testReplacedConnection(f *fixture) {
 
 func testSyncSweep(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
-		regCall("1001", "u1", "c1", presence.PhoneInCall), reg("1002", "u2"), regCall("1003", "u3", "c3", presence.PhoneRinging)}})
+		regCall("1001", "u1", "c1", wire.PhoneInCall), reg("1002", "u2"), regCall("1003", "u3", "c3", wire.PhoneRinging)}})
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	f.wantPhone("u2", "idle 1002")
 	f.wantPhone("u3", "ringing 1003 c3 ringing")
 
 	// 1001 lost its call, 1002 is left out, 1003's call was replaced.
 	res := f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
-		reg("1001", "u1"), regCall("1003", "u3", "c4", presence.PhoneHeld)}})
+		reg("1001", "u1"), regCall("1003", "u3", "c4", wire.PhoneHeld)}})
 	f.wantCalls(res,
 		"u1 1001 ended c1 ended/resync",
 		"u3 1003 ended c3 ended/resync",
@@ -373,7 +373,7 @@ func testSyncSweep(f *fixture) {
 
 	// The same sync again changes nothing and announces nothing.
 	res = f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
-		reg("1001", "u1"), regCall("1003", "u3", "c4", presence.PhoneHeld)}})
+		reg("1001", "u1"), regCall("1003", "u3", "c4", wire.PhoneHeld)}})
 	f.wantCalls(res)
 	if len(res.Changes) != 0 {
 		f.t.Fatalf("repeated sync: %d changes, want 0", len(res.Changes))
@@ -387,13 +387,13 @@ func testSyncSweep(f *fixture) {
 }
 
 func testSyncReveals(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneRinging)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneRinging)}})
 	steps := []struct {
 		state, call string
 	}{
-		{presence.PhoneInCall, "u1 1001 answered c1 in_call"},
-		{presence.PhoneHeld, "u1 1001 held c1 held"},
-		{presence.PhoneInCall, "u1 1001 resumed c1 in_call"},
+		{wire.PhoneInCall, "u1 1001 answered c1 in_call"},
+		{wire.PhoneHeld, "u1 1001 held c1 held"},
+		{wire.PhoneInCall, "u1 1001 resumed c1 in_call"},
 	}
 	for _, st := range steps {
 		res := f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", st.state)}})
@@ -404,7 +404,7 @@ func testSyncReveals(f *fixture) {
 
 func testSessionEnded(f *fixture) {
 	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
-		regCall("1001", "u1", "c1", presence.PhoneInCall), reg("1002", "u2"), {Ext: "1003", User: "u3", State: wire.SyncUnregistered}}})
+		regCall("1001", "u1", "c1", wire.PhoneInCall), reg("1002", "u2"), {Ext: "1003", User: "u3", State: wire.SyncUnregistered}}})
 	// Another session ending touches nothing.
 	res, err := f.svc.SessionEnded(f.ctx, tenant, "s-other", f.tick())
 	if err != nil || len(res.Changes) != 0 {
@@ -439,7 +439,7 @@ func testSessionEnded(f *fixture) {
 		f.t.Fatal(err)
 	}
 	f.wantPhone("u2", "unknown 1002")
-	res = f.sync("s3", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), regCall("1002", "u2", "c2", presence.PhoneInCall), reg("1003", "u3")}})
+	res = f.sync("s3", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), regCall("1002", "u2", "c2", wire.PhoneInCall), reg("1003", "u3")}})
 	f.wantCalls(res)
 	f.wantPhone("u2", "in_call 1002 c2 in_call")
 }
@@ -589,7 +589,7 @@ func testSeveralBridges(f *fixture) {
 }
 
 func testUnregisteredEndsCall(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventUnregistered})
 	f.wantCalls(res, "u1 1001 ended c1 ended/unregistered")
 	f.wantPhone("u1", "unregistered 1001")
@@ -598,7 +598,7 @@ func testUnregisteredEndsCall(f *fixture) {
 }
 
 func testCallWaiting(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", presence.PhoneInCall)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	// A second call rings during c1: announced, c1 stays current.
 	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c2", Peer: "777"})
 	f.wantCalls(res, "u1 1001 ringing c2 ringing")
@@ -663,7 +663,7 @@ type heldPhone struct {
 	released chan struct{}
 }
 
-func (h *heldPhone) SetPhone(ctx context.Context, t, u string, p *presence.Phone, now time.Time) (presence.Change, error) {
+func (h *heldPhone) SetPhone(ctx context.Context, t, u string, p *wire.Phone, now time.Time) (presence.Change, error) {
 	h.mu.Lock()
 	hold := h.armed
 	h.armed = false

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Errors of this package. Callers classify them with errors.Is.
@@ -20,12 +20,12 @@ type Device struct {
 	Ext    string `json:"ext"`
 	User   string `json:"user"`
 	Bridge string `json:"bridge"`
-	// State is one of the presence.Phone* states.
+	// State is one of the wire.Phone* states.
 	State string `json:"state"`
 	// Call is the device's current call (state ringing, in_call or held),
 	// nil when it has none. It is kept while the device is unknown so that
 	// the bridge's next ipt.sync can end it (reason resync) or continue it.
-	Call *presence.Call `json:"call,omitempty"`
+	Call *wire.Call `json:"call,omitempty"`
 }
 
 // BridgeRef names one bridge of one tenant.

@@ -3,7 +3,6 @@ package ipt
 import (
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -11,27 +10,27 @@ import (
 // the device's owner at the time of the event.
 type callNote struct {
 	user, ext, event string
-	call             presence.Call
+	call             wire.Call
 }
 
 // stateOf derives a registered device's state from its call.
-func stateOf(c *presence.Call) string {
+func stateOf(c *wire.Call) string {
 	if c == nil {
-		return presence.PhoneIdle
+		return wire.PhoneIdle
 	}
 	return c.State
 }
 
 // eventFor is the call event that announces a call reaching state, coming
 // from the call's previous state (nil: the gateway did not know the call).
-func eventFor(prev *presence.Call, state string) string {
+func eventFor(prev *wire.Call, state string) string {
 	switch state {
-	case presence.PhoneRinging:
+	case wire.PhoneRinging:
 		return wire.EventRinging
-	case presence.PhoneHeld:
+	case wire.PhoneHeld:
 		return wire.EventHeld
 	}
-	if prev != nil && prev.State == presence.PhoneHeld {
+	if prev != nil && prev.State == wire.PhoneHeld {
 		return wire.EventResumed
 	}
 	return wire.EventAnswered
@@ -42,21 +41,21 @@ func eventFor(prev *presence.Call, state string) string {
 // when it was answered; holding and resuming do not reset it, so a client's
 // "in a call 2:05" timer shows the talk time.
 func sameLeg(a, b string) bool {
-	return a == b || (a != presence.PhoneRinging && b != presence.PhoneRinging)
+	return a == b || (a != wire.PhoneRinging && b != wire.PhoneRinging)
 }
 
 // ended returns c as an ended CALL.
-func ended(c presence.Call, reason string, at time.Time) presence.Call {
-	c.State, c.Reason, c.Since = CallEnded, reason, presence.FormatSince(at)
+func ended(c wire.Call, reason string, at time.Time) wire.Call {
+	c.State, c.Reason, c.Since = wire.CallEnded, reason, wire.FormatSince(at)
 	return c
 }
 
 // callState is the CALL state an event puts its call in.
 var callState = map[string]string{
-	wire.EventRinging:  presence.PhoneRinging,
-	wire.EventAnswered: presence.PhoneInCall,
-	wire.EventResumed:  presence.PhoneInCall,
-	wire.EventHeld:     presence.PhoneHeld,
+	wire.EventRinging:  wire.PhoneRinging,
+	wire.EventAnswered: wire.PhoneInCall,
+	wire.EventResumed:  wire.PhoneInCall,
+	wire.EventHeld:     wire.PhoneHeld,
 }
 
 // applyEvent returns the device after e and the call events e causes.
@@ -67,8 +66,8 @@ var callState = map[string]string{
 // ended leave the current call alone. Every event but unregistered implies
 // the device is registered: its state becomes its call's state, or idle.
 func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
-	since := presence.FormatSince(at)
-	note := func(ev string, c presence.Call) callNote {
+	since := wire.FormatSince(at)
+	note := func(ev string, c wire.Call) callNote {
 		return callNote{user: d.User, ext: d.Ext, event: ev, call: c}
 	}
 	var notes []callNote
@@ -80,18 +79,18 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 		// A registration refresh during a call does not end the call.
 	case wire.EventUnregistered:
 		if cur != nil {
-			notes = append(notes, note(wire.EventEnded, ended(*cur, ReasonUnregistered, at)))
+			notes = append(notes, note(wire.EventEnded, ended(*cur, wire.ReasonUnregistered, at)))
 		}
 		d.Call = nil
-		d.State = presence.PhoneUnregistered
+		d.State = wire.PhoneUnregistered
 		return d, notes
 	case wire.EventEnded:
 		switch {
 		case isCurrent:
-			notes = append(notes, note(wire.EventEnded, ended(*cur, ReasonHangup, at)))
+			notes = append(notes, note(wire.EventEnded, ended(*cur, wire.ReasonHangup, at)))
 			d.Call = nil
 		case e.Call != "":
-			notes = append(notes, note(wire.EventEnded, ended(presence.Call{ID: e.Call, Direction: e.Direction, Peer: e.Peer}, ReasonHangup, at)))
+			notes = append(notes, note(wire.EventEnded, ended(wire.Call{ID: e.Call, Direction: e.Direction, Peer: e.Peer}, wire.ReasonHangup, at)))
 		}
 	case wire.EventRinging, wire.EventAnswered, wire.EventResumed, wire.EventHeld:
 		state := callState[e.Event]
@@ -116,7 +115,7 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 			// answered/held/resumed naming no call, with none current:
 			// nothing to apply it to.
 		default:
-			c := presence.Call{ID: e.Call, State: state, Direction: e.Direction, Peer: e.Peer, Since: since}
+			c := wire.Call{ID: e.Call, State: state, Direction: e.Direction, Peer: e.Peer, Since: since}
 			if cur == nil || e.Event != wire.EventRinging {
 				d.Call = &c
 			}
@@ -133,10 +132,10 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 // another call or none; a call the gateway did not know, or whose state
 // changed, is announced with the event of its state.
 func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, []callNote) {
-	d := Device{Ext: sd.Ext, User: sd.User, Bridge: bridge, State: presence.PhoneUnregistered}
+	d := Device{Ext: sd.Ext, User: sd.User, Bridge: bridge, State: wire.PhoneUnregistered}
 	if sd.State == wire.SyncRegistered {
 		if sd.Call != nil {
-			c := presence.Call{ID: sd.Call.ID, State: sd.Call.State, Direction: sd.Call.Direction, Peer: sd.Call.Peer}
+			c := wire.Call{ID: sd.Call.ID, State: sd.Call.State, Direction: sd.Call.Direction, Peer: sd.Call.Peer}
 			same := old.Call != nil && old.Call.ID == c.ID
 			if same {
 				if c.Direction == "" {
@@ -149,11 +148,11 @@ func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, 
 			switch {
 			case sd.Call.Since != "":
 				t, _ := time.Parse(time.RFC3339Nano, sd.Call.Since) // validated
-				c.Since = presence.FormatSince(t)
+				c.Since = wire.FormatSince(t)
 			case same && sameLeg(old.Call.State, c.State):
 				c.Since = old.Call.Since
 			default:
-				c.Since = presence.FormatSince(at)
+				c.Since = wire.FormatSince(at)
 			}
 			d.Call = &c
 		}
@@ -161,10 +160,10 @@ func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, 
 	}
 	var notes []callNote
 	if old.Call != nil && (d.Call == nil || d.Call.ID != old.Call.ID) {
-		notes = append(notes, callNote{user: old.User, ext: old.Ext, event: wire.EventEnded, call: ended(*old.Call, ReasonResync, at)})
+		notes = append(notes, callNote{user: old.User, ext: old.Ext, event: wire.EventEnded, call: ended(*old.Call, wire.ReasonResync, at)})
 	}
 	if d.Call != nil {
-		var prev *presence.Call
+		var prev *wire.Call
 		if old.Call != nil && old.Call.ID == d.Call.ID {
 			prev = old.Call
 		}
@@ -178,18 +177,18 @@ func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, 
 // phoneRank orders device states for the overlay of a user with several
 // extensions: the device that says most about the user wins.
 var phoneRank = map[string]int{
-	presence.PhoneInCall:       0,
-	presence.PhoneHeld:         1,
-	presence.PhoneRinging:      2,
-	presence.PhoneIdle:         3,
-	presence.PhoneUnregistered: 4,
-	presence.PhoneUnknown:      5,
+	wire.PhoneInCall:       0,
+	wire.PhoneHeld:         1,
+	wire.PhoneRinging:      2,
+	wire.PhoneIdle:         3,
+	wire.PhoneUnregistered: 4,
+	wire.PhoneUnknown:      5,
 }
 
 // overlay is the PRESENCE.phone of a user owning devs (sorted by ext): the
 // device with the highest-ranked state, the lowest ext among equals; nil
 // when the user owns none. An unknown device shows no call.
-func overlay(devs []Device) *presence.Phone {
+func overlay(devs []Device) *wire.Phone {
 	var best *Device
 	for i := range devs {
 		d := &devs[i]
@@ -201,8 +200,8 @@ func overlay(devs []Device) *presence.Phone {
 	if best == nil {
 		return nil
 	}
-	p := &presence.Phone{State: best.State, Ext: best.Ext}
-	if best.Call != nil && best.State != presence.PhoneUnknown {
+	p := &wire.Phone{State: best.State, Ext: best.Ext}
+	if best.Call != nil && best.State != wire.PhoneUnknown {
 		c := *best.Call
 		c.Reason = ""
 		p.Call = &c

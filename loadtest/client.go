@@ -160,7 +160,7 @@ func (cn *connector) Dial(ctx context.Context, spec DialSpec) (*Client, error) {
 		ws.NetConn().Close()
 		return nil, err
 	}
-	if err := c.write(wire.HelloFrame{Type: wire.Hello, ID: 1, Session: spec.Session, Window: spec.Window, Device: spec.Device, Client: clientName}); err != nil {
+	if err := c.write(wire.HelloFrame{Type: wire.TypeHello, ID: 1, Session: spec.Session, Window: spec.Window, Device: spec.Device, Client: clientName}); err != nil {
 		return fail(&DialError{Key: "io", Err: err})
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -178,13 +178,13 @@ func (cn *connector) Dial(ctx context.Context, spec DialSpec) (*Client, error) {
 			return fail(&DialError{Key: "bad_frame", Err: err})
 		}
 		switch f.Type {
-		case wire.Welcome:
+		case wire.TypeWelcome:
 			c.ConnID, c.SessionID, c.NodeID = f.Conn, f.Session, f.Node
 			c.Welcomed = time.Now()
 			_ = ws.SetReadDeadline(time.Time{})
 			go c.read()
 			return c, nil
-		case wire.Error:
+		case wire.TypeError:
 			key := "problem"
 			if f.Error != nil {
 				key = "problem " + f.Error.Code
@@ -220,7 +220,7 @@ func (c *Client) read() {
 		if err := json.Unmarshal(data, f); err != nil {
 			f = &inFrame{Type: "bad_frame"}
 		}
-		if (f.Type == wire.OK || f.Type == wire.Error) && len(f.ID) > 0 {
+		if (f.Type == wire.TypeOK || f.Type == wire.TypeError) && len(f.ID) > 0 {
 			if id, err := strconv.ParseInt(string(f.ID), 10, 64); err == nil {
 				c.pmu.Lock()
 				ch, ok := c.pending[id]
@@ -279,7 +279,7 @@ func (c *Client) Request(ctx context.Context, id int64, v any) (*inFrame, error)
 		if !ok {
 			return nil, ErrClosed
 		}
-		if f.Type == wire.Error {
+		if f.Type == wire.TypeError {
 			code := "unknown"
 			if f.Error != nil {
 				code = f.Error.Code

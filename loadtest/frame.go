@@ -3,7 +3,7 @@ package loadtest
 import (
 	"encoding/json"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // inFrame is every server frame the harness reads, decoded into one flat
@@ -19,15 +19,15 @@ type inFrame struct {
 	Node    string `json:"node,omitempty"`
 
 	// presence and call
-	Tenant  string          `json:"tenant,omitempty"`
-	User    string          `json:"user,omitempty"`
-	Status  presence.Status `json:"status,omitempty"`
-	Note    string          `json:"note,omitempty"`
-	Version int64           `json:"version,omitempty"`
-	Phone   *presence.Phone `json:"phone,omitempty"`
-	Ext     string          `json:"ext,omitempty"`
-	Event   string          `json:"event,omitempty"`
-	Call    *presence.Call  `json:"call,omitempty"`
+	Tenant  string      `json:"tenant,omitempty"`
+	User    string      `json:"user,omitempty"`
+	Status  wire.Status `json:"status,omitempty"`
+	Note    string      `json:"note,omitempty"`
+	Version int64       `json:"version,omitempty"`
+	Phone   *wire.Phone `json:"phone,omitempty"`
+	Ext     string      `json:"ext,omitempty"`
+	Event   string      `json:"event,omitempty"`
+	Call    *wire.Call  `json:"call,omitempty"`
 
 	// welcome (the caller's own PRESENCE) and the subscribe reply (a list)
 	Presence json.RawMessage `json:"presence,omitempty"`

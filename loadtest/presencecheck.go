@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -28,7 +27,7 @@ func openPresenceReader(ctx context.Context, cn *connector, cfg Config, target, 
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := cn.Dial(dctx, DialSpec{Target: target, Token: tok, Window: "main", Device: presence.DeviceDesktop})
+	c, err := cn.Dial(dctx, DialSpec{Target: target, Token: tok, Window: "main", Device: wire.DeviceDesktop})
 	if err != nil {
 		return nil, fmt.Errorf("presence reader: %w", err)
 	}
@@ -36,16 +35,16 @@ func openPresenceReader(ctx context.Context, cn *connector, cfg Config, target, 
 }
 
 // Read returns the presence of each user id.
-func (p *presenceReader) Read(ctx context.Context, users []string) (map[string]presence.Presence, error) {
-	out := make(map[string]presence.Presence, len(users))
+func (p *presenceReader) Read(ctx context.Context, users []string) (map[string]wire.Presence, error) {
+	out := make(map[string]wire.Presence, len(users))
 	for lo := 0; lo < len(users); lo += maxBatch {
 		batch := users[lo:min(lo+maxBatch, len(users))]
 		id := p.c.NextID()
-		f, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: batch})
+		f, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.TypeSubscribe, ID: id, Users: batch})
 		if err != nil {
 			return out, fmt.Errorf("subscribe: %w", err)
 		}
-		var list []presence.Presence
+		var list []wire.Presence
 		if err := json.Unmarshal(f.Presence, &list); err != nil {
 			return out, fmt.Errorf("subscribe reply: presence: %w", err)
 		}
@@ -53,7 +52,7 @@ func (p *presenceReader) Read(ctx context.Context, users []string) (map[string]p
 			out[x.User] = x
 		}
 		id = p.c.NextID()
-		if _, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.Unsubscribe, ID: id, Users: batch}); err != nil {
+		if _, err := p.c.Request(ctx, id, wire.SubscribeFrame{Type: wire.TypeUnsubscribe, ID: id, Users: batch}); err != nil {
 			return out, fmt.Errorf("unsubscribe: %w", err)
 		}
 	}
@@ -65,7 +64,7 @@ func (p *presenceReader) Close() { p.c.Close() }
 
 // converge reads the users' presence until judge accepts every one or the
 // deadline passes; it returns the users still wrong, with why.
-func (p *presenceReader) converge(ctx context.Context, users []string, within time.Duration, judge func(user string, x presence.Presence, ok bool) string) map[string]string {
+func (p *presenceReader) converge(ctx context.Context, users []string, within time.Duration, judge func(user string, x wire.Presence, ok bool) string) map[string]string {
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	wrong := map[string]string{}

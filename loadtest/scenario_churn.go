@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -59,7 +58,7 @@ func (w *Worker) runChurn(ctx context.Context) error {
 		users[jobs[k].User-w.Lo].conns[jobs[k].Slot] = c
 	}
 	observers := w.observe(ctx, users, func(f *inFrame, at time.Time) {
-		if f.Type != "presence" || f.Status != presence.Offline {
+		if f.Type != wire.TypePresence || f.Status != wire.Offline {
 			return
 		}
 		if u := byID[f.User]; u != nil && !u.offlineAllowed(at) {
@@ -115,7 +114,7 @@ func (w *Worker) runChurn(ctx context.Context) error {
 			whole = whole && c != nil && isOpen(c)
 		}
 		if whole {
-			expect = append(expect, expectation{User: u.i, Status: presence.Online, Sessions: 1})
+			expect = append(expect, expectation{User: u.i, Status: wire.Online, Sessions: 1})
 		}
 	}
 	w.verifyPresence(ctx, expect, 10*time.Second+w.Cfg.Grace)
@@ -199,7 +198,7 @@ func (w *Worker) logout(ctx context.Context, u *churnUser) {
 	if first == nil {
 		return
 	}
-	if err := first.Send(simpleFrame{Type: wire.Logout, ID: first.NextID()}); err != nil {
+	if err := first.Send(simpleFrame{Type: wire.TypeLogout, ID: first.NextID()}); err != nil {
 		w.Rec.Error("logout " + ErrorKey(err))
 	}
 	deadline := time.NewTimer(5 * time.Second)
@@ -255,7 +254,7 @@ func (w *Worker) observe(ctx context.Context, users []*churnUser, see func(f *in
 		}
 		id := c.NextID()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: ids}); err != nil {
+		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.TypeSubscribe, ID: id, Users: ids}); err != nil {
 			w.Rec.Error("subscribe " + ErrorKey(err))
 		}
 		cancel()

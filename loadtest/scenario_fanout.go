@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -51,7 +50,7 @@ func parseFanoutNote(note string) (time.Time, bool) {
 
 // driveStatuses are the manual statuses the driver cycles through; online
 // is left out because it clears the manual status (and the note).
-var driveStatuses = []presence.Status{presence.Away, presence.Busy, presence.DND}
+var driveStatuses = []wire.Status{wire.Away, wire.Busy, wire.DND}
 
 // subscriptions returns the users user i watches: the next subs users.
 func subscriptions(i, users, subs int) []int {
@@ -126,7 +125,7 @@ func (w *Worker) subscribeAll(ctx context.Context, clients []*Client, views []*f
 			id := c.NextID()
 			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: users}); err != nil {
+			if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.TypeSubscribe, ID: id, Users: users}); err != nil {
 				w.Rec.Error("subscribe " + ErrorKey(err))
 			}
 		}(k, c)
@@ -137,7 +136,7 @@ func (w *Worker) subscribeAll(ctx context.Context, clients []*Client, views []*f
 // onFanoutFrame measures a tagged presence frame and checks versions only
 // go up per watched user.
 func (w *Worker) onFanoutFrame(v *fanoutConn, f *inFrame, at time.Time) {
-	if w.countReplyError(f) || f.Type != "presence" {
+	if w.countReplyError(f) || f.Type != wire.TypePresence {
 		return
 	}
 	v.mu.Lock()
@@ -159,9 +158,9 @@ func (w *Worker) onFanoutFrame(v *fanoutConn, f *inFrame, at time.Time) {
 // driveStatuses sends the status changes of this worker's users from start
 // for Cfg.Duration and returns each user's last status sent (index k = user
 // Lo+k; empty when none was sent).
-func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*Client) []presence.Status {
+func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*Client) []wire.Status {
 	n := len(clients)
-	last := make([]presence.Status, n)
+	last := make([]wire.Status, n)
 	locks := make([]sync.Mutex, n)
 	type job struct {
 		k, seq int
@@ -181,7 +180,7 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 				}
 				st := driveStatuses[(j.seq/n)%len(driveStatuses)]
 				locks[j.k].Lock()
-				err := c.Send(statusFrame{Type: wire.Status, ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
+				err := c.Send(statusFrame{Type: wire.TypeStatus, ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
 				if err == nil {
 					last[j.k] = st
 				}
@@ -208,7 +207,7 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 }
 
 // verifyFanout checks each user shows the last status it was given.
-func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Client, last []presence.Status) error {
+func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Client, last []wire.Status) error {
 	if _, err := w.barrier(ctx, PhaseDrained); err != nil {
 		closeAll(clients)
 		return err
@@ -224,7 +223,7 @@ func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Cl
 		}
 		st := last[k]
 		if st == "" {
-			st = presence.Online
+			st = wire.Online
 		}
 		expect = append(expect, expectation{User: jobs[k].User, Status: st, Sessions: 1})
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // runHold ramps every user's windows up at the connect rate, holds them for
@@ -55,7 +55,7 @@ func (w *Worker) verifyConnected(ctx context.Context, jobs []connJob, clients []
 	var expect []expectation
 	for u := w.Lo; u < w.Hi; u++ {
 		if whole[u] {
-			expect = append(expect, expectation{User: u, Status: presence.Online, Sessions: 1})
+			expect = append(expect, expectation{User: u, Status: wire.Online, Sessions: 1})
 		}
 	}
 	w.verifyPresence(ctx, expect, 10*time.Second)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -20,9 +19,9 @@ func extOf(i int) string { return strconv.Itoa(100000 + i) }
 // callCycle is the life of one call on a device, and the phone state each
 // event must leave in the user's presence.
 var callCycle = []struct{ event, phone string }{
-	{"ringing", presence.PhoneRinging},
-	{"answered", presence.PhoneInCall},
-	{"ended", presence.PhoneIdle},
+	{wire.EventRinging, wire.PhoneRinging},
+	{wire.EventAnswered, wire.PhoneInCall},
+	{wire.EventEnded, wire.PhoneIdle},
 }
 
 // iptDevice is one user's desk phone: the events scheduled for it that have
@@ -132,7 +131,7 @@ func (w *Worker) runIPT(ctx context.Context) error {
 	devs := make([]*iptDevice, n)
 	jobs := make([]connJob, n)
 	for k := range devs {
-		devs[k] = &iptDevice{user: w.Lo + k, bridge: bridges[k%len(bridges)], wantPhone: presence.PhoneIdle}
+		devs[k] = &iptDevice{user: w.Lo + k, bridge: bridges[k%len(bridges)], wantPhone: wire.PhoneIdle}
 		jobs[k] = connJob{User: w.Lo + k, Session: w.Cfg.SessionID(w.Lo+k, 0)}
 	}
 	w.Rec.Add(CWanted, int64(n+len(bridges)))
@@ -151,14 +150,14 @@ func (w *Worker) runIPT(ctx context.Context) error {
 		}
 		id := c.NextID()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.Subscribe, ID: id, Users: []string{w.Cfg.UserID(w.Lo + k)}}); err != nil {
+		if _, err := c.Request(rctx, id, wire.SubscribeFrame{Type: wire.TypeSubscribe, ID: id, Users: []string{w.Cfg.UserID(w.Lo + k)}}); err != nil {
 			w.Rec.Error("subscribe " + ErrorKey(err))
 		}
 		cancel()
 	}
 	all := append([]*Client(nil), users...)
 	for b, br := range bridges {
-		spec := DialSpec{User: blo + b, Sub: br.id, Roles: []string{"bridge"}, Device: presence.DeviceBridge,
+		spec := DialSpec{User: blo + b, Sub: br.id, Roles: []string{"bridge"}, Device: wire.DeviceBridge,
 			Session: w.Cfg.RunID + "-" + br.id, OnClose: w.onClose,
 			OnFrame: func(c *Client, f *inFrame, at time.Time) { w.countReplyError(f) }}
 		br.c = w.connectTimed(ctx, spec, time.Now(), LConnect)
@@ -166,7 +165,7 @@ func (w *Worker) runIPT(ctx context.Context) error {
 		if br.c == nil {
 			continue
 		}
-		frame := wire.SyncFrame{Type: wire.IPTSync, ID: br.c.NextID(), SyncBody: wire.SyncBody{Bridge: br.id}}
+		frame := wire.SyncFrame{Type: wire.TypeIPTSync, ID: br.c.NextID(), SyncBody: wire.SyncBody{Bridge: br.id}}
 		for _, d := range devs {
 			if d.bridge == br {
 				frame.Devices = append(frame.Devices, wire.Device{Ext: extOf(d.user), User: w.Cfg.UserID(d.user), State: wire.SyncRegistered})
@@ -198,7 +197,7 @@ func (w *Worker) runIPT(ctx context.Context) error {
 	for k, c := range users {
 		if c != nil && isOpen(c) && devs[k].bridge.c != nil && isOpen(devs[k].bridge.c) {
 			devs[k].mu.Lock()
-			expect = append(expect, expectation{User: devs[k].user, Status: presence.Online, Sessions: 1, Phone: devs[k].wantPhone})
+			expect = append(expect, expectation{User: devs[k].user, Status: wire.Online, Sessions: 1, Phone: devs[k].wantPhone})
 			devs[k].mu.Unlock()
 		}
 	}
@@ -215,7 +214,7 @@ func (w *Worker) onIPTFrame(d *iptDevice, f *inFrame, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch f.Type {
-	case "call":
+	case wire.TypeCall:
 		if f.Call == nil {
 			w.Rec.Add("calls_unmatched", 1)
 			return
@@ -227,7 +226,7 @@ func (w *Worker) onIPTFrame(d *iptDevice, f *inFrame, at time.Time) {
 		}
 		w.Rec.Latency(LCall, at.Sub(due))
 		w.Rec.Add(CCalls, 1)
-	case "presence":
+	case wire.TypePresence:
 		if f.Phone == nil {
 			return
 		}
@@ -284,7 +283,7 @@ func (w *Worker) driveCalls(ctx context.Context, start time.Time, devs []*iptDev
 	pace(ctx, start, w.Cfg.Rate/float64(w.Procs), -1, start.Add(w.Cfg.Duration), func(i int, due time.Time) {
 		d := devs[i%len(devs)]
 		p := d.schedule(w.Cfg.RunID, due)
-		frame := wire.EventFrame{Type: wire.IPTEvent, EventBody: wire.EventBody{Bridge: d.bridge.id, Ext: extOf(d.user), User: w.Cfg.UserID(d.user),
+		frame := wire.EventFrame{Type: wire.TypeIPTEvent, EventBody: wire.EventBody{Bridge: d.bridge.id, Ext: extOf(d.user), User: w.Cfg.UserID(d.user),
 			Event: p.event, Call: p.call, Direction: wire.Inbound, Peer: "+15550100"}}
 		select {
 		case queues[d.bridge] <- job{d: d, frame: frame}:

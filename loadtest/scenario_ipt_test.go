@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // iptRun is one device of the ipt scenario without a network: events are
@@ -20,7 +20,7 @@ func newIPTRun(t *testing.T) *iptRun {
 	cfg := DefaultConfig()
 	cfg.Scenario, cfg.RunID = ScenarioIPT, "r1"
 	w := &Worker{Cfg: cfg, Rec: NewRecorder(time.Now(), LCall)}
-	return &iptRun{t: t, w: w, d: &iptDevice{user: 7, wantPhone: presence.PhoneIdle}}
+	return &iptRun{t: t, w: w, d: &iptDevice{user: 7, wantPhone: wire.PhoneIdle}}
 }
 
 // schedule schedules the device's next event and counts it sent.
@@ -32,8 +32,8 @@ func (r *iptRun) schedule() iptPending {
 
 // deliver feeds the call frame and the presence update event p causes.
 func (r *iptRun) deliver(p iptPending) {
-	r.w.onIPTFrame(r.d, &inFrame{Type: "call", Event: p.event, Call: &presence.Call{ID: p.call}}, time.Now())
-	r.w.onIPTFrame(r.d, &inFrame{Type: "presence", Phone: &presence.Phone{State: p.phone}}, time.Now())
+	r.w.onIPTFrame(r.d, &inFrame{Type: "call", Event: p.event, Call: &wire.Call{ID: p.call}}, time.Now())
+	r.w.onIPTFrame(r.d, &inFrame{Type: "presence", Phone: &wire.Phone{State: p.phone}}, time.Now())
 }
 
 // check is the verdict of the named check on the run so far.
@@ -80,7 +80,7 @@ func TestIPTRealLossIsCaught(t *testing.T) {
 	ended := r.schedule()
 	r.deliver(ringing)
 	// answered's call frame is lost; its presence update arrives.
-	r.w.onIPTFrame(r.d, &inFrame{Type: "presence", Phone: &presence.Phone{State: answered.phone}}, time.Now())
+	r.w.onIPTFrame(r.d, &inFrame{Type: "presence", Phone: &wire.Phone{State: answered.phone}}, time.Now())
 	r.deliver(ended)
 	r.deliver(ended) // a duplicate matches nothing
 	c := r.check("lost call frames")

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -205,11 +205,11 @@ func (v *verifier) checkOffline(ctx context.Context) {
 		return
 	}
 	defer pr.Close()
-	wrong := pr.converge(ctx, users, v.settle(), func(_ string, p presence.Presence, ok bool) string {
+	wrong := pr.converge(ctx, users, v.settle(), func(_ string, p wire.Presence, ok bool) string {
 		switch {
 		case !ok:
 			return "missing from the subscribe reply"
-		case p.Status != presence.Offline || p.Sessions != 0:
+		case p.Status != wire.Offline || p.Sessions != 0:
 			return fmt.Sprintf("%s with %d sessions", p.Status, p.Sessions)
 		}
 		return ""

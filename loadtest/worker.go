@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/wire"
 )
 
@@ -168,7 +167,7 @@ func (w *Worker) dial(ctx context.Context, spec DialSpec) (*Client, error) {
 		spec.Target = w.target(spec.User, spec.Slot)
 	}
 	if spec.Device == "" {
-		spec.Device = presence.DeviceDesktop
+		spec.Device = wire.DeviceDesktop
 	}
 	if spec.Window == "" {
 		spec.Window = "main"
@@ -179,9 +178,9 @@ func (w *Worker) dial(ctx context.Context, spec DialSpec) (*Client, error) {
 	inner := spec.OnFrame
 	spec.OnFrame = func(c *Client, f *inFrame, at time.Time) {
 		switch f.Type {
-		case "presence":
+		case wire.TypePresence:
 			w.Rec.Add(CPresenceIn, 1)
-		case "call":
+		case wire.TypeCall:
 			w.Rec.Add(CCallIn, 1)
 		}
 		if inner != nil {
@@ -228,7 +227,7 @@ func (w *Worker) onClose(c *Client, code int, reason string, deliberate bool) {
 
 // countReplyError counts an error reply that no one waited for.
 func (w *Worker) countReplyError(f *inFrame) bool {
-	if f.Type != wire.Error {
+	if f.Type != wire.TypeError {
 		return false
 	}
 	code := "unknown"
@@ -288,7 +287,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // expectation is what one user's presence must be once the run settles.
 type expectation struct {
 	User     int
-	Status   presence.Status
+	Status   wire.Status
 	Sessions int    // -1: not checked
 	Phone    string // "": not checked
 }
@@ -317,7 +316,7 @@ func (w *Worker) verifyPresence(ctx context.Context, expect []expectation, withi
 		return
 	}
 	defer pr.Close()
-	wrong := pr.converge(ctx, ids, within, func(user string, p presence.Presence, ok bool) string {
+	wrong := pr.converge(ctx, ids, within, func(user string, p wire.Presence, ok bool) string {
 		if !ok {
 			return "missing from the subscribe reply"
 		}
@@ -334,7 +333,7 @@ func (w *Worker) verifyPresence(ctx context.Context, expect []expectation, withi
 	}
 }
 
-func mismatch(e expectation, p presence.Presence) string {
+func mismatch(e expectation, p wire.Presence) string {
 	var bad []string
 	if p.Status != e.Status {
 		bad = append(bad, fmt.Sprintf("status %s, want %s", p.Status, e.Status))

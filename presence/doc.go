@@ -6,4 +6,9 @@
 // the embedded default) and Redis (production, shared by all nodes). Both must
 // pass the same contract suite (storetest). The package knows nothing about
 // WebSockets, HTTP or NATS: callers publish the Changes it returns.
+//
+// The shapes it returns (the PRESENCE object, statuses, the phone overlay and
+// its CALL) are the contract's, so they live in package wire; this package
+// keeps the rules that produce them and what only the stores need (ConnInfo,
+// Change, versions, how a custom status is kept inside a manual one).
 package presence

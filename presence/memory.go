@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // Memory is the in-process Store of the embedded default (no PGW_REDIS_URL).
@@ -31,7 +33,7 @@ type sessionKey struct{ tenant, session string }
 type memUser struct {
 	st      UserState
 	conns   map[string]ConnInfo
-	last    Presence
+	last    wire.Presence
 	version int64
 	// forgetAt is set while the user has nothing left but the version of
 	// its offline change, kept until then (Options.VersionTTL, §3.2).
@@ -61,7 +63,7 @@ func (m *Memory) user(t, u string) *memUser {
 	mu := m.users[k]
 	if mu == nil {
 		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}, conns: map[string]ConnInfo{}}
-		mu.last = OfflinePresence(t, u)
+		mu.last = wire.OfflinePresence(t, u)
 		m.users[k] = mu
 	}
 	return mu
@@ -80,7 +82,7 @@ func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 	ch := Change{Presence: mu.last}
 	if !p.SameState(mu.last) {
 		mu.version = NextVersion(mu.version, now)
-		p.Version, p.Since = mu.version, FormatSince(now)
+		p.Version, p.Since = mu.version, wire.FormatSince(now)
 		mu.last = p
 		ch = Change{Presence: p, Changed: true}
 	}
@@ -146,7 +148,7 @@ func (m *Memory) Disconnect(_ context.Context, c ConnRef, now time.Time) (Change
 func (m *Memory) disconnect(c ConnRef, now time.Time, grace time.Duration) Change {
 	mu := m.users[userKey{c.Tenant, c.User}]
 	if mu == nil {
-		return Change{Presence: OfflinePresence(c.Tenant, c.User)}
+		return Change{Presence: wire.OfflinePresence(c.Tenant, c.User)}
 	}
 	if _, ok := mu.conns[c.Conn]; !ok {
 		return Change{Presence: mu.last}
@@ -176,14 +178,14 @@ func (m *Memory) endSession(tenant string, mu *memUser, session string) {
 	delete(m.sessions, sessionKey{tenant, session})
 }
 
-func (m *Memory) SetStatus(_ context.Context, t, u string, s Status, note string, now time.Time) (Change, error) {
+func (m *Memory) SetStatus(_ context.Context, t, u string, s wire.Status, note string, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mu := m.users[userKey{t, u}]
 	if mu == nil || Aggregate(t, u, &mu.st).Sessions == 0 {
 		return Change{}, fmt.Errorf("user %q: %w", u, ErrOffline)
 	}
-	if s == Online {
+	if s == wire.Online {
 		mu.st.Manual, mu.st.Note = "", ""
 	} else {
 		mu.st.Manual, mu.st.Note = s, note
@@ -236,7 +238,7 @@ func (m *Memory) SessionOwner(_ context.Context, tenant, session string) (string
 	return u, nil
 }
 
-func (m *Memory) SetPhone(_ context.Context, t, u string, p *Phone, now time.Time) (Change, error) {
+func (m *Memory) SetPhone(_ context.Context, t, u string, p *wire.Phone, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mu := m.user(t, u)
@@ -252,35 +254,35 @@ func (m *Memory) SetPhone(_ context.Context, t, u string, p *Phone, now time.Tim
 	return m.commit(t, u, mu, now), nil
 }
 
-func (m *Memory) Get(_ context.Context, t, u string) (Presence, error) {
+func (m *Memory) Get(_ context.Context, t, u string) (wire.Presence, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.get(t, u), nil
 }
 
-func (m *Memory) get(t, u string) Presence {
+func (m *Memory) get(t, u string) wire.Presence {
 	if mu := m.users[userKey{t, u}]; mu != nil {
 		return mu.last
 	}
-	return OfflinePresence(t, u)
+	return wire.OfflinePresence(t, u)
 }
 
-func (m *Memory) GetMany(_ context.Context, t string, users []string) ([]Presence, error) {
+func (m *Memory) GetMany(_ context.Context, t string, users []string) ([]wire.Presence, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Presence, len(users))
+	out := make([]wire.Presence, len(users))
 	for i, u := range users {
 		out[i] = m.get(t, u)
 	}
 	return out, nil
 }
 
-func (m *Memory) ListTenant(_ context.Context, t string) ([]Presence, error) {
+func (m *Memory) ListTenant(_ context.Context, t string) ([]wire.Presence, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []Presence{}
+	out := []wire.Presence{}
 	for k, mu := range m.users {
-		if k.tenant == t && mu.last.Status != Offline {
+		if k.tenant == t && mu.last.Status != wire.Offline {
 			out = append(out, mu.last)
 		}
 	}

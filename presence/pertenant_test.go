@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // A tenant's own grace and connection cap (contract §9) through
@@ -22,7 +24,7 @@ func TestMemoryPerTenantGraceAndCap(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	conn := func(tenant, id string) ConnInfo {
-		return ConnInfo{Tenant: tenant, User: "u1", Session: tenant + "-s" + id, Conn: tenant + "-c" + id, Node: "n1", Device: DeviceDesktop, Window: "main"}
+		return ConnInfo{Tenant: tenant, User: "u1", Session: tenant + "-s" + id, Conn: tenant + "-c" + id, Node: "n1", Device: wire.DeviceDesktop, Window: "main"}
 	}
 	if _, err := m.Connect(ctx, conn("acme", "1"), now); err != nil {
 		t.Fatal(err)
@@ -43,10 +45,10 @@ func TestMemoryPerTenantGraceAndCap(t *testing.T) {
 	if _, err := m.ExpireDue(ctx, now.Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := m.Get(ctx, "globex", "u1"); p.Status != Offline {
+	if p, _ := m.Get(ctx, "globex", "u1"); p.Status != wire.Offline {
 		t.Fatalf("globex after its 1s grace: %s", p.Status)
 	}
-	if p, _ := m.Get(ctx, "acme", "u1"); p.Status != Online {
+	if p, _ := m.Get(ctx, "acme", "u1"); p.Status != wire.Online {
 		t.Fatalf("acme within its 1h grace: %s", p.Status)
 	}
 }

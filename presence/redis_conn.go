@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pgw/pgw/wire"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -220,7 +221,7 @@ func isScriptRefusal(err error) bool { return err != nil && !redisUnavailable(er
 // userArgs are ARGV of a per-user script: now, since, tenant, user, the
 // version TTL in milliseconds, then the operation's own.
 func (r *Redis) userArgs(tenant, user string, now time.Time, rest ...any) []any {
-	return append([]any{now.UnixMicro(), FormatSince(now), tenant, user, r.opt.VersionTTL.Milliseconds()}, rest...)
+	return append([]any{now.UnixMicro(), wire.FormatSince(now), tenant, user, r.opt.VersionTTL.Milliseconds()}, rest...)
 }
 
 // queueIndex keeps the tenant index of present users in step with a change:

@@ -14,6 +14,7 @@ import (
 	"github.com/pgw/pgw/internal/testenv"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/presence/storetest"
+	"github.com/pgw/pgw/wire"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,7 +75,7 @@ func must[T any](v T, err error) func(testing.TB) T {
 
 func ci(user, session, conn, node string) presence.ConnInfo {
 	return presence.ConnInfo{Tenant: "acme", User: user, Session: session, Conn: conn, Node: node,
-		Device: presence.DeviceDesktop, Window: "main"}
+		Device: wire.DeviceDesktop, Window: "main"}
 }
 
 // scanKeys returns the keys matching pattern (SCAN, never KEYS).
@@ -103,7 +104,7 @@ func TestRedisVersionsSurviveEmptyRestart(t *testing.T) {
 		t.Fatal("first heartbeat: not alive")
 	}
 	var last int64
-	for i, st := range []presence.Status{presence.Busy, presence.DND, presence.Away} {
+	for i, st := range []wire.Status{wire.Busy, wire.DND, wire.Away} {
 		if i == 0 {
 			ch := must(s.Connect(ctx, ci("u1", "s1", "c1", "n1"), now))(t)
 			last = ch.Presence.Version
@@ -118,7 +119,7 @@ func TestRedisVersionsSurviveEmptyRestart(t *testing.T) {
 
 	srv.Restart()
 	testenv.WaitFor(t, 10*time.Second, func() error { return s.Ping(ctx) })
-	if p := must(s.Get(ctx, "acme", "u1"))(t); p.Status != presence.Offline {
+	if p := must(s.Get(ctx, "acme", "u1"))(t); p.Status != wire.Offline {
 		t.Fatalf("after an empty restart: %s, want offline (nothing left)", p.Status)
 	}
 	if must(s.Heartbeat(ctx, "n1", now.Add(time.Second)))(t) {
@@ -130,7 +131,7 @@ func TestRedisVersionsSurviveEmptyRestart(t *testing.T) {
 	if !ch.Changed || ch.Presence.Version <= last {
 		t.Fatalf("re-asserted: changed=%v version %d, want above %d", ch.Changed, ch.Presence.Version, last)
 	}
-	if ch.Presence.Status != presence.Online {
+	if ch.Presence.Status != wire.Online {
 		t.Fatalf("re-asserted: %s, want online", ch.Presence.Status)
 	}
 }
@@ -215,7 +216,7 @@ func TestRedisConcurrentWindowsClose(t *testing.T) {
 				conns[1].Window = "child"
 				for i, c := range conns {
 					ch := must(nodes[i].Connect(ctx, c, now))(t)
-					if i == 0 && (!ch.Changed || ch.Presence.Status != presence.Online) {
+					if i == 0 && (!ch.Changed || ch.Presence.Status != wire.Online) {
 						t.Fatalf("round %d: connect %+v", round, ch)
 					}
 				}
@@ -228,7 +229,7 @@ func TestRedisConcurrentWindowsClose(t *testing.T) {
 						if err != nil {
 							t.Error(err)
 						}
-						if ch.Changed && ch.Presence.Status == presence.Offline {
+						if ch.Changed && ch.Presence.Status == wire.Offline {
 							offline.Add(1)
 						}
 					})
@@ -241,7 +242,7 @@ func TestRedisConcurrentWindowsClose(t *testing.T) {
 							t.Error(err)
 						}
 						for _, e := range ended {
-							if e.Change.Changed && e.Change.Presence.Status == presence.Offline {
+							if e.Change.Changed && e.Change.Presence.Status == wire.Offline {
 								offline.Add(1)
 							}
 						}
@@ -251,7 +252,7 @@ func TestRedisConcurrentWindowsClose(t *testing.T) {
 				if n := offline.Load(); n != 1 {
 					t.Fatalf("round %d: %d offline changes, want exactly 1", round, n)
 				}
-				if p := must(nodes[0].Get(ctx, "acme", "u1"))(t); p.Status != presence.Offline {
+				if p := must(nodes[0].Get(ctx, "acme", "u1"))(t); p.Status != wire.Offline {
 					t.Fatalf("round %d: final %s, want offline", round, p.Status)
 				}
 			}
@@ -284,10 +285,10 @@ func TestRedisGraceOutlivesItsNode(t *testing.T) {
 		t.Fatalf("ended before the grace ran out: %+v", e)
 	}
 	e := must(other.ExpireDue(ctx, now.Add(opt.Grace)))(t)
-	if len(e) != 1 || e[0].User != "u1" || e[0].Change.Presence.Status != presence.Offline || !e[0].Change.Changed {
+	if len(e) != 1 || e[0].User != "u1" || e[0].Change.Presence.Status != wire.Offline || !e[0].Change.Changed {
 		t.Fatalf("expired %+v, want u1/s1 offline", e)
 	}
-	if p := must(other.Get(ctx, "acme", "u2"))(t); p.Status != presence.Online {
+	if p := must(other.Get(ctx, "acme", "u2"))(t); p.Status != wire.Online {
 		t.Fatalf("u2 %s, want online (reconnected within the grace)", p.Status)
 	}
 }
@@ -402,7 +403,7 @@ func TestRedisGroupCommit(t *testing.T) {
 			for i := range each {
 				c := ci(fmt.Sprintf("u%d-%d", w, i), fmt.Sprintf("s%d-%d", w, i), fmt.Sprintf("c%d-%d", w, i), "n1")
 				ch, err := s.Connect(ctx, c, now)
-				if err != nil || !ch.Changed || ch.Presence.User != c.User || ch.Presence.Status != presence.Online {
+				if err != nil || !ch.Changed || ch.Presence.User != c.User || ch.Presence.Status != wire.Online {
 					t.Errorf("connect %s: %+v %v", c.User, ch, err)
 					return
 				}
@@ -414,7 +415,7 @@ func TestRedisGroupCommit(t *testing.T) {
 				}
 				if i%2 == 1 {
 					ch, err = s.Disconnect(ctx, c.Ref(), now)
-					if err != nil || !ch.Changed || ch.Presence.User != c.User || ch.Presence.Status != presence.Offline {
+					if err != nil || !ch.Changed || ch.Presence.User != c.User || ch.Presence.Status != wire.Offline {
 						t.Errorf("disconnect %s: %+v %v", c.User, ch, err)
 						return
 					}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgw/pgw/wire"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -33,7 +34,7 @@ func (r *Redis) userOp(ctx context.Context, op string, s *redis.Script, keys []s
 }
 
 // SetStatus sets the user's manual status and note (see Store).
-func (r *Redis) SetStatus(ctx context.Context, tenant, user string, s Status, note string, now time.Time) (Change, error) {
+func (r *Redis) SetStatus(ctx context.Context, tenant, user string, s wire.Status, note string, now time.Time) (Change, error) {
 	rep, err := r.userOp(ctx, "set status", r.scripts.setStatus, r.keys.userKeys(tenant, user),
 		r.userArgs(tenant, user, now, string(s), note))
 	if err != nil {
@@ -63,7 +64,7 @@ func (r *Redis) SetIdle(ctx context.Context, tenant, user, session string, idle 
 }
 
 // SetPhone replaces the user's telephony overlay (see Store).
-func (r *Redis) SetPhone(ctx context.Context, tenant, user string, p *Phone, now time.Time) (Change, error) {
+func (r *Redis) SetPhone(ctx context.Context, tenant, user string, p *wire.Phone, now time.Time) (Change, error) {
 	phone := ""
 	if p != nil {
 		b, err := json.Marshal(p)
@@ -170,17 +171,17 @@ func (r *Redis) SessionOwner(ctx context.Context, tenant, session string) (strin
 }
 
 // Get returns a user's presence (see Store).
-func (r *Redis) Get(ctx context.Context, tenant, user string) (Presence, error) {
+func (r *Redis) Get(ctx context.Context, tenant, user string) (wire.Presence, error) {
 	ps, err := r.GetMany(ctx, tenant, []string{user})
 	if err != nil {
-		return Presence{}, err
+		return wire.Presence{}, err
 	}
 	return ps[0], nil
 }
 
 // GetMany returns the presence of each user, in order, in one round trip.
-func (r *Redis) GetMany(ctx context.Context, tenant string, users []string) ([]Presence, error) {
-	out := make([]Presence, len(users))
+func (r *Redis) GetMany(ctx context.Context, tenant string, users []string) ([]wire.Presence, error) {
+	out := make([]wire.Presence, len(users))
 	if len(users) == 0 {
 		return out, nil
 	}
@@ -195,7 +196,7 @@ func (r *Redis) GetMany(ctx context.Context, tenant string, users []string) ([]P
 	for i, u := range users {
 		js, err := cmds[i].Result()
 		if err == redis.Nil {
-			out[i] = OfflinePresence(tenant, u)
+			out[i] = wire.OfflinePresence(tenant, u)
 			continue
 		}
 		if err != nil {
@@ -218,7 +219,7 @@ const staleIndexAge = 10 * time.Second
 
 // ListTenant returns every user of the tenant who is not offline, sorted
 // by user.
-func (r *Redis) ListTenant(ctx context.Context, tenant string) ([]Presence, error) {
+func (r *Redis) ListTenant(ctx context.Context, tenant string) ([]wire.Presence, error) {
 	start := time.Now()
 	entries, err := r.rdb.ZRangeWithScores(ctx, r.keys.tenant(tenant), 0, -1).Result()
 	if err != nil {
@@ -232,10 +233,10 @@ func (r *Redis) ListTenant(ctx context.Context, tenant string) ([]Presence, erro
 	if err != nil {
 		return nil, err
 	}
-	out := []Presence{}
+	out := []wire.Presence{}
 	b := r.batch()
 	for i, p := range ps {
-		if p.Status != Offline {
+		if p.Status != wire.Offline {
 			out = append(out, p)
 			continue
 		}

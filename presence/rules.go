@@ -3,6 +3,8 @@ package presence
 import (
 	"sort"
 	"time"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // SessionState is what the rules need to know about one live session.
@@ -19,10 +21,10 @@ type SessionState struct {
 // UserState is everything a store keeps about one user; Aggregate turns it
 // into the PRESENCE object.
 type UserState struct {
-	Manual   Status // "" when no manual status is set
+	Manual   wire.Status // "" when no manual status is set
 	Note     string
 	Sessions map[string]*SessionState
-	Phone    *Phone
+	Phone    *wire.Phone
 }
 
 // Aggregate applies the status rules of contract §4 to st:
@@ -30,8 +32,8 @@ type UserState struct {
 // else away if every live session is idle; else online. Devices are the
 // sorted distinct devices of the live sessions. Version and Since are left to
 // the caller.
-func Aggregate(tenant, user string, st *UserState) Presence {
-	p := OfflinePresence(tenant, user)
+func Aggregate(tenant, user string, st *UserState) wire.Presence {
+	p := wire.OfflinePresence(tenant, user)
 	p.Phone = st.Phone
 	allIdle := true
 	seen := map[string]bool{}
@@ -51,14 +53,14 @@ func Aggregate(tenant, user string, st *UserState) Presence {
 	sort.Strings(p.Devices)
 	switch {
 	case p.Sessions == 0:
-		p.Status = Offline
+		p.Status = wire.Offline
 	case st.Manual != "":
-		base, custom := st.Manual.Split()
+		base, custom := SplitCustom(st.Manual)
 		p.Status, p.Custom, p.Manual, p.Note = base, custom, true, st.Note
 	case allIdle:
-		p.Status = Away
+		p.Status = wire.Away
 	default:
-		p.Status = Online
+		p.Status = wire.Online
 	}
 	return p
 }

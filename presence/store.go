@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // Errors a Store returns. Callers classify them with errors.Is; stores wrap
@@ -87,7 +89,7 @@ type Store interface {
 	Disconnect(ctx context.Context, c ConnRef, now time.Time) (Change, error)
 	// SetStatus sets the user's manual status and note; Online clears it.
 	// ErrOffline when the user has no live session.
-	SetStatus(ctx context.Context, tenant, user string, s Status, note string, now time.Time) (Change, error)
+	SetStatus(ctx context.Context, tenant, user string, s wire.Status, note string, now time.Time) (Change, error)
 	// SetIdle sets one session's idle flag.
 	SetIdle(ctx context.Context, tenant, user, session string, idle bool, now time.Time) (Change, error)
 	// Logout ends a session at once, with no grace, and returns the
@@ -99,15 +101,15 @@ type Store interface {
 	// two sessions, and one tenant never learns of another's.
 	SessionOwner(ctx context.Context, tenant, session string) (user string, err error)
 	// SetPhone replaces the user's telephony overlay (nil removes it).
-	SetPhone(ctx context.Context, tenant, user string, p *Phone, now time.Time) (Change, error)
+	SetPhone(ctx context.Context, tenant, user string, p *wire.Phone, now time.Time) (Change, error)
 	// Get returns a user's presence: offline with the version it was
 	// published with for Options.VersionTTL after the user went offline;
 	// OfflinePresence (version 0) when never seen or forgotten since.
-	Get(ctx context.Context, tenant, user string) (Presence, error)
+	Get(ctx context.Context, tenant, user string) (wire.Presence, error)
 	// GetMany returns the presence of each user, in order.
-	GetMany(ctx context.Context, tenant string, users []string) ([]Presence, error)
+	GetMany(ctx context.Context, tenant string, users []string) ([]wire.Presence, error)
 	// ListTenant returns every user of the tenant who is not offline.
-	ListTenant(ctx context.Context, tenant string) ([]Presence, error)
+	ListTenant(ctx context.Context, tenant string) ([]wire.Presence, error)
 	// ExpireDue ends the sessions whose grace ran out by now (and lets a
 	// store forget offline users whose VersionTTL ran out).
 	ExpireDue(ctx context.Context, now time.Time) ([]Ended, error)

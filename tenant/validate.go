@@ -13,7 +13,6 @@ import (
 
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/gateway/origin"
-	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 	"github.com/pgw/pgw/wire"
 )
@@ -353,7 +352,7 @@ func (v *validator) statuses(x any) []Status {
 			good = false
 		} else if base, ok := v.str(f+".base", b, 16); !ok {
 			good = false
-		} else if !presence.ValidManual(presence.Status(base)) {
+		} else if !wire.ValidManual(wire.Status(base)) {
 			v.bad(f+".base", "must be one of online, away, busy, dnd, got %q", trunc(base))
 			good = false
 		} else {

@@ -2,24 +2,24 @@ package wire
 
 // Client frame types (§3.1).
 const (
-	Hello       = "hello"
-	Status      = "status"
-	Idle        = "idle"
-	Subscribe   = "subscribe"
-	Unsubscribe = "unsubscribe"
-	Logout      = "logout"
-	Refresh     = "refresh"
-	IPTSync     = "ipt.sync"
-	IPTEvent    = "ipt.event"
+	TypeHello       = "hello"
+	TypeStatus      = "status"
+	TypeIdle        = "idle"
+	TypeSubscribe   = "subscribe"
+	TypeUnsubscribe = "unsubscribe"
+	TypeLogout      = "logout"
+	TypeRefresh     = "refresh"
+	TypeIPTSync     = "ipt.sync"
+	TypeIPTEvent    = "ipt.event"
 )
 
 // Server frame types (§3.2).
 const (
-	Welcome  = "welcome"
-	OK       = "ok"
-	Error    = "error"
-	Presence = "presence"
-	Call     = "call"
-	Bye      = "bye"
-	Expiring = "expiring"
+	TypeWelcome  = "welcome"
+	TypeOK       = "ok"
+	TypeError    = "error"
+	TypePresence = "presence"
+	TypeCall     = "call"
+	TypeBye      = "bye"
+	TypeExpiring = "expiring"
 )

@@ -224,8 +224,8 @@ func exchangePGW(ws *websocket.Conn, cfg ClientConfig, user, window int) error {
 	if window > 0 {
 		win = "child"
 	}
-	hello, _ := json.Marshal(wire.HelloFrame{Type: wire.Hello, ID: 1, Session: fmt.Sprintf("s%d", user), Window: win, Device: "desktop", Client: "membench/1"})
-	if err := request(ws, string(hello), wire.Welcome, 1); err != nil {
+	hello, _ := json.Marshal(wire.HelloFrame{Type: wire.TypeHello, ID: 1, Session: fmt.Sprintf("s%d", user), Window: win, Device: wire.DeviceDesktop, Client: "membench/1"})
+	if err := request(ws, string(hello), wire.TypeWelcome, 1); err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
 	if cfg.Subscribe == 0 {
@@ -236,8 +236,8 @@ func exchangePGW(ws *websocket.Conn, cfg ClientConfig, user, window int) error {
 	for k := 1; k <= cfg.Subscribe; k++ {
 		list = append(list, userID((user+k)%max(users, 1)))
 	}
-	b, _ := json.Marshal(wire.SubscribeFrame{Type: wire.Subscribe, ID: 2, Users: list})
-	if err := request(ws, string(b), wire.OK, 2); err != nil {
+	b, _ := json.Marshal(wire.SubscribeFrame{Type: wire.TypeSubscribe, ID: 2, Users: list})
+	if err := request(ws, string(b), wire.TypeOK, 2); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	return nil

@@ -75,7 +75,7 @@ func dialGateway(ctx context.Context, cfg Config, onTransient func()) (*gwConn, 
 		ws: ws, cfg: cfg, log: cfg.Logger, wait: time.Minute,
 		inflight: map[int64]string{}, nextID: 1, done: make(chan struct{}), onTransient: onTransient,
 	}
-	if err := c.write(wire.HelloFrame{Type: wire.Hello, ID: 1, Session: cfg.Session, Device: "bridge", Client: clientName}); err != nil {
+	if err := c.write(wire.HelloFrame{Type: wire.TypeHello, ID: 1, Session: cfg.Session, Device: wire.DeviceBridge, Client: clientName}); err != nil {
 		ws.Close()
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (c *gwConn) awaitWelcome() error {
 			continue
 		}
 		switch in.Type {
-		case wire.Welcome:
+		case wire.TypeWelcome:
 			if in.Heartbeat > 0 {
 				// The server pings every heartbeat ms: allow two to be lost.
 				c.wait = 2*time.Duration(in.Heartbeat)*time.Millisecond + 10*time.Second
@@ -121,7 +121,7 @@ func (c *gwConn) awaitWelcome() error {
 			_ = c.ws.SetReadDeadline(time.Now().Add(c.wait))
 			c.log.Info("gateway: welcome", "conn", in.Conn, "session", in.Session, "node", in.Node)
 			return nil
-		case wire.Error:
+		case wire.TypeError:
 			refusal = in.Error
 		}
 	}
@@ -195,11 +195,11 @@ func (c *gwConn) readLoop() {
 			continue
 		}
 		switch in.Type {
-		case wire.OK, wire.Error:
+		case wire.TypeOK, wire.TypeError:
 			c.reply(in)
-		case wire.Bye:
+		case wire.TypeBye:
 			c.log.Info("gateway: bye", "reason", in.Reason)
-		case wire.Expiring:
+		case wire.TypeExpiring:
 			c.refresh(in.Expires)
 		}
 	}
@@ -212,7 +212,7 @@ func (c *gwConn) reply(in inbound) {
 	what, ok := c.inflight[int64(id)]
 	delete(c.inflight, int64(id))
 	c.mu.Unlock()
-	if in.Type == wire.OK {
+	if in.Type == wire.TypeOK {
 		return
 	}
 	if !ok {
@@ -241,7 +241,7 @@ func (c *gwConn) refresh(expires int64) {
 		return
 	}
 	id := c.reserve("refresh")
-	if err := c.write(wire.RefreshFrame{Type: wire.Refresh, ID: id, Token: token}); err != nil {
+	if err := c.write(wire.RefreshFrame{Type: wire.TypeRefresh, ID: id, Token: token}); err != nil {
 		c.log.Warn("gateway: send refresh", "err", err)
 	}
 }

@@ -250,12 +250,12 @@ func (p *pbx) mainCall(ext string) *channel {
 }
 
 func (ch *channel) call() *wire.SyncCall {
-	state := "ringing"
+	state := wire.PhoneRinging
 	switch {
 	case ch.held:
-		state = "held"
+		state = wire.PhoneHeld
 	case ch.answered:
-		state = "in_call"
+		state = wire.PhoneInCall
 	}
 	return &wire.SyncCall{
 		ID: ch.linkedid, State: state, Direction: ch.direction, Peer: clampPeer(ch.peer),
@@ -483,7 +483,7 @@ func (p *pbx) emit(ext string, e wire.EventFrame) []wire.EventFrame {
 	if !ok {
 		return nil
 	}
-	e.Type, e.Ext, e.User = wire.IPTEvent, ext, user
+	e.Type, e.Ext, e.User = wire.TypeIPTEvent, ext, user
 	e.At = p.now().UTC().Format(time.RFC3339Nano)
 	return []wire.EventFrame{e}
 }

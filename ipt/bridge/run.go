@@ -234,7 +234,7 @@ func (b *bridge) core(ctx context.Context) error {
 				return nil
 			}
 			if u.sync {
-				f := wire.SyncFrame{Type: wire.IPTSync, ID: conn.reserve(wire.IPTSync), SyncBody: wire.SyncBody{Bridge: b.cfg.BridgeID, Devices: u.devices}}
+				f := wire.SyncFrame{Type: wire.TypeIPTSync, ID: conn.reserve(wire.TypeIPTSync), SyncBody: wire.SyncBody{Bridge: b.cfg.BridgeID, Devices: u.devices}}
 				if err := conn.write(f); err != nil {
 					b.log.Warn("gateway: send ipt.sync", "err", err)
 					conn, synced = nil, false
@@ -250,8 +250,8 @@ func (b *bridge) core(ctx context.Context) error {
 			}
 			seq++
 			e := u.event
-			e.Type, e.Bridge, e.Seq = wire.IPTEvent, b.cfg.BridgeID, seq
-			e.ID = conn.reserve(wire.IPTEvent)
+			e.Type, e.Bridge, e.Seq = wire.TypeIPTEvent, b.cfg.BridgeID, seq
+			e.ID = conn.reserve(wire.TypeIPTEvent)
 			if err := conn.write(e); err != nil {
 				b.log.Warn("gateway: send ipt.event", "err", err)
 				conn, synced = nil, false

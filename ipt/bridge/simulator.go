@@ -124,7 +124,7 @@ func (s *simSource) devices() []wire.Device {
 // event it amounts to.
 func (s *simSource) step() wire.EventFrame {
 	e := s.exts[s.rng.IntN(len(s.exts))]
-	ev := wire.EventFrame{Type: wire.IPTEvent, EventBody: wire.EventBody{Ext: e.ext, User: e.user, At: s.now().UTC().Format(time.RFC3339Nano)}}
+	ev := wire.EventFrame{Type: wire.TypeIPTEvent, EventBody: wire.EventBody{Ext: e.ext, User: e.user, At: s.now().UTC().Format(time.RFC3339Nano)}}
 	c := e.call
 	p := s.rng.Float64()
 	switch {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // runConcurrent: the windows of one session open and close from many
@@ -56,7 +57,7 @@ func runConcurrent(t *testing.T, newStore Factory) {
 		t.Errorf("%d changes, want 1 (the first connect): windows of one session never change presence", len(versions))
 	}
 	p, err := s.Get(ctx, Tenant, "u1")
-	if err != nil || p.Status != presence.Online || p.Sessions != 1 {
+	if err != nil || p.Status != wire.Online || p.Sessions != 1 {
 		t.Fatalf("after the storm: %+v %v, want online with one session in grace", p, err)
 	}
 	var offline int
@@ -70,7 +71,7 @@ func runConcurrent(t *testing.T, newStore Factory) {
 			ends.Lock()
 			defer ends.Unlock()
 			for _, e := range ended {
-				if e.Change.Changed && e.Change.Presence.Status == presence.Offline {
+				if e.Change.Changed && e.Change.Presence.Status == wire.Offline {
 					offline++
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pgw/pgw/presence"
+	"github.com/pgw/pgw/wire"
 )
 
 // Factory returns a new, empty store with the given options; the test owns
@@ -24,7 +25,7 @@ const Tenant = "acme"
 // node n1 from a desktop main window, changed with the options below.
 func conn(u, s, c string, opts ...func(*presence.ConnInfo)) presence.ConnInfo {
 	ci := presence.ConnInfo{Tenant: Tenant, User: u, Session: s, Conn: c, Node: "n1",
-		Device: presence.DeviceDesktop, Window: "main"}
+		Device: wire.DeviceDesktop, Window: "main"}
 	for _, o := range opts {
 		o(&ci)
 	}
@@ -39,7 +40,7 @@ func child(c *presence.ConnInfo) { c.Window = "child" }
 func inTenant(t string) func(*presence.ConnInfo) {
 	return func(c *presence.ConnInfo) { c.Tenant = t }
 }
-func bridge(c *presence.ConnInfo) { c.Bridge, c.Device = true, presence.DeviceBridge }
+func bridge(c *presence.ConnInfo) { c.Bridge, c.Device = true, wire.DeviceBridge }
 
 // result is what one operation returned.
 type result struct {
@@ -48,7 +49,7 @@ type result struct {
 	conns  []presence.ConnRef
 	alive  *bool
 	owner  string
-	list   []presence.Presence
+	list   []wire.Presence
 	err    error
 }
 
@@ -65,12 +66,12 @@ type want struct {
 	changed bool
 	// status, when set, checks status, sessions, manual and note of the
 	// returned presence (for operations ending sessions: of the last Ended).
-	status   presence.Status
+	status   wire.Status
 	sessions int
 	manual   bool
 	note     string
 	devices  []string // checked when non-nil
-	phone    *presence.Phone
+	phone    *wire.Phone
 	anyPhone bool     // check phone (nil included)
 	ended    []string // sorted ended sessions, "s1" or "s1(bridge)"
 	conns    []string // sorted connection ids Logout returned
@@ -100,7 +101,7 @@ type harness struct {
 	start time.Time
 	// last is the presence each user was last reported with (any change or
 	// read), to check that versions only grow and Changed means changed.
-	last map[[2]string]presence.Presence
+	last map[[2]string]wire.Presence
 }
 
 func (h *harness) run(steps []step) {
@@ -177,10 +178,10 @@ func (h *harness) check(where string, res result, w want) {
 	}
 }
 
-func (h *harness) checkPresence(where string, p presence.Presence, w want) {
+func (h *harness) checkPresence(where string, p wire.Presence, w want) {
 	t := h.t
 	t.Helper()
-	if p.Type != "presence" || p.Devices == nil {
+	if p.Type != wire.TypePresence || p.Devices == nil {
 		t.Fatalf("%s: malformed presence %+v", where, p)
 	}
 	if w.status != "" {
@@ -208,7 +209,7 @@ func (h *harness) observe(where string, ch presence.Change) {
 	k := [2]string{p.Tenant, p.User}
 	prev, seen := h.last[k]
 	if !seen {
-		prev = presence.OfflinePresence(p.Tenant, p.User)
+		prev = wire.OfflinePresence(p.Tenant, p.User)
 	}
 	switch {
 	case ch.Changed:
@@ -245,7 +246,7 @@ func disconnect(c presence.ConnInfo) op {
 	}}
 }
 
-func setStatus(u string, st presence.Status, note string) op {
+func setStatus(u string, st wire.Status, note string) op {
 	return op{"status " + u + " " + string(st), func(ctx context.Context, s presence.Store, now time.Time) result {
 		ch, err := s.SetStatus(ctx, Tenant, u, st, note, now)
 		return result{change: &ch, err: err}
@@ -266,7 +267,7 @@ func logout(u, session string) op {
 	}}
 }
 
-func setPhone(u string, p *presence.Phone) op {
+func setPhone(u string, p *wire.Phone) op {
 	return op{"phone " + u, func(ctx context.Context, s presence.Store, now time.Time) result {
 		ch, err := s.SetPhone(ctx, Tenant, u, p, now)
 		return result{change: &ch, err: err}
@@ -292,7 +293,7 @@ func forgotten(u string) op {
 				return result{err: err}
 			}
 			if p.Version == 0 {
-				if !p.SameState(presence.OfflinePresence(Tenant, u)) {
+				if !p.SameState(wire.OfflinePresence(Tenant, u)) {
 					return result{err: fmt.Errorf("forgotten %s: version 0 with state %+v", u, p)}
 				}
 				return result{}
