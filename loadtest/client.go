@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -174,7 +173,7 @@ func (cn *connector) Dial(ctx context.Context, spec DialSpec) (*Client, error) {
 			return fail(&DialError{Key: ErrorKey(err), Err: fmt.Errorf("%w: %w", ErrNoWelcome, err)})
 		}
 		var f inFrame
-		if err := json.Unmarshal(data, &f); err != nil {
+		if err := decodeIn(data, &f); err != nil {
 			return fail(&DialError{Key: "bad_frame", Err: err})
 		}
 		switch f.Type {
@@ -217,7 +216,7 @@ func (c *Client) read() {
 		}
 		at := time.Now()
 		f := &inFrame{}
-		if err := json.Unmarshal(data, f); err != nil {
+		if err := decodeIn(data, f); err != nil {
 			f = &inFrame{Type: "bad_frame"}
 		}
 		if (f.Type == wire.TypeOK || f.Type == wire.TypeError) && len(f.ID) > 0 {
