@@ -366,6 +366,23 @@ func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, rep
 	for _, p := range tenantSnap {
 		list(p)
 	}
+	if tenant {
+		// Users of the tenant whose change reached this node after the store
+		// read (the snapshot does not list them) are cached and were pushed
+		// to the tenant's watchers then, not to c; every later copy of that
+		// change is dropped as shown. The reply is c's only chance to learn
+		// them, and every user the node shows present is listed, as the
+		// tenant's other watchers here see them.
+		for i := range h.shards {
+			s := &h.shards[i]
+			for k, cc := range s.last {
+				if k.tenant == c.tenant && !listed[k.user] && cc.version > 0 && h.statusLocked(s, k) != wire.Offline {
+					listed[k.user] = true
+					merged = append(merged, cc.data)
+				}
+			}
+		}
+	}
 	c.send(reply(merged))
 	return nil
 }
@@ -540,6 +557,13 @@ func (h *hub) shownPresent(tenant, user string) (int64, bool) {
 	if !ok || c.version == 0 {
 		return 0, false
 	}
+	return c.version, h.statusLocked(s, k) != wire.Offline
+}
+
+// statusLocked returns the status of k's cached presence (s, k's shard,
+// locked; k cached), decoding it once when it came from the bus as bytes.
+func (h *hub) statusLocked(s *hubShard, k userKey) wire.Status {
+	c := s.last[k]
 	if c.status == "" {
 		var p struct {
 			Status wire.Status `json:"status"`
@@ -548,7 +572,7 @@ func (h *hub) shownPresent(tenant, user string) (int64, bool) {
 		c.status = p.Status
 		s.last[k] = c
 	}
-	return c.version, c.status != wire.Offline
+	return c.status
 }
 
 // watched returns what this node's connections watch, for a resync.

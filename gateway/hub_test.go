@@ -176,6 +176,58 @@ func TestHubKeepsWhatArrivesDuringSubscribe(t *testing.T) {
 	}
 }
 
+// TestHubTenantSubscribeKeepsWhoCameOnlineDuringIt: a user of the tenant
+// whose change is delivered after the tenant's bus interest was taken but
+// before the reply is queued (the store read did not list them yet) is in
+// the reply. Before, the cached change was pushed to nobody (this
+// connection was not a tenant watcher yet) and every later copy of it was
+// dropped as already shown: the subscriber never learned the user was
+// online. Users shown offline stay out (the tenant list has no offline
+// users).
+func TestHubTenantSubscribeKeepsWhoCameOnlineDuringIt(t *testing.T) {
+	h := newHub()
+	h.bus = newFakeInterest(t)
+	c := hubConn("board")
+	read := func() (users, tenant []wire.Presence, err error) {
+		h.deliver("acme", "u4", 7, pres("u4", 7)) // came online after the store read
+		h.deliver("acme", "gone", 9, mustJSON(wire.Presence{Tenant: "acme", User: "gone", Status: wire.Offline, Version: 9}))
+		return nil, []wire.Presence{{Tenant: "acme", User: "u1", Status: wire.Online, Version: 3}}, nil
+	}
+	if err := h.subscribe(c, nil, true, read, listReply); err != nil {
+		t.Fatal(err)
+	}
+	got := sent(t, c)
+	if !slices.Equal(got["u4"], []int64{7}) || !slices.Equal(got["u1"], []int64{3}) || got["gone"] != nil {
+		t.Fatalf("tenant reply and pushes %v, want u1@3 and u4@7 (and not gone)", got)
+	}
+	// A second tenant subscribe of the same connection (a client that
+	// re-subscribes while its first one is answered) lists u4 too: a reply
+	// without it would tell the client u4 went offline.
+	h.deliver("acme", "u5", 8, pres("u5", 8))
+	read2 := func() (users, tenant []wire.Presence, err error) {
+		h.deliver("acme", "u6", 10, pres("u6", 10))
+		return nil, []wire.Presence{{Tenant: "acme", User: "u1", Status: wire.Online, Version: 3}}, nil
+	}
+	if err := h.subscribe(c, nil, true, read2, listReply); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	reply := c.queue[len(c.queue)-1].data
+	c.mu.Unlock()
+	var listed []wire.Presence
+	if err := json.Unmarshal(reply, &listed); err != nil {
+		t.Fatalf("reply %s", reply)
+	}
+	var names []string
+	for _, p := range listed {
+		names = append(names, p.User)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"u1", "u4", "u5", "u6"}) {
+		t.Fatalf("second tenant reply lists %v, want u1 u4 u5 u6", names)
+	}
+}
+
 // TestHubSubscribeFailureHoldsNothing: when the bus refuses a user or the
 // store read fails, the interest already taken is given back.
 func TestHubSubscribeFailureHoldsNothing(t *testing.T) {
