@@ -106,6 +106,7 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 	// node without it ever hearing so. Re-assert then too (it is idempotent).
 	lapsed := now.Sub(n.lastBeat) >= n.cfg.NodeTTL
 	n.lastBeat = now
+	verify := n.verifyConns.Swap(false)
 	switch {
 	case !alive:
 		n.log.Warn("this node was declared dead: re-asserting its connections")
@@ -113,6 +114,8 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 	case lapsed:
 		n.log.Warn("no heartbeat got through for PGW_NODE_TTL: re-asserting its connections in case it was declared dead")
 		n.reassert(ctx)
+	case verify:
+		n.assertAll(ctx, n.hub.all(), now)
 	}
 	n.retryAsserts(ctx, now)
 	n.restoreManual(ctx, now)

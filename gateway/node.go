@@ -48,6 +48,7 @@ type Node struct {
 	recent      recentPublishes      // republished after a NATS reconnect
 	forgotten   map[userKey]struct{} // antiEntropy's loop only: users the store forgot last round
 	unasserted  []*conn              // heartbeat loop only: re-asserts that failed, retried
+	verifyConns atomic.Bool          // NATS reconnected: the heartbeat loop re-asserts the connections
 	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
 	lastBeat time.Time
 	bus      *bus.Bus
@@ -191,7 +192,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 		Call:     n.onCall,
 		Control:  n.onControl,
 		Tenant:   n.onTenant,
-		Resync:   n.resync,
+		Resync:   n.reconnected,
 	})
 	if err != nil {
 		n.closeOwned()
@@ -508,12 +509,7 @@ func (n *Node) reassert(ctx context.Context) {
 	// Before the connects: their presence (no manual status) must not make
 	// n.manual forget the very statuses to restore.
 	n.manual.restoreAll()
-	n.unasserted = n.unasserted[:0]
-	for _, c := range conns {
-		if !c.watchOnly && !n.assertConn(ctx, c, now) {
-			n.unasserted = append(n.unasserted, c)
-		}
-	}
+	n.assertAll(ctx, conns, now)
 	for _, c := range conns {
 		c.mu.Lock()
 		idle := c.idleFlag
@@ -538,6 +534,29 @@ func (n *Node) reassert(ctx context.Context) {
 	n.resync()
 }
 
+// assertAll registers every local connection again (assertConn); the
+// heartbeat loop retries those that failed (retryAsserts).
+func (n *Node) assertAll(ctx context.Context, conns []*conn, now time.Time) {
+	n.unasserted = nil
+	for _, c := range conns {
+		if !c.watchOnly && !n.assertConn(ctx, c, now) {
+			n.unasserted = append(n.unasserted, c)
+		}
+	}
+}
+
+// reconnected is the bus handler of a NATS reconnect: the node resyncs, and
+// its next heartbeat registers its connections again (assertConn), so that
+// a connection whose session was logged out while this node was cut off
+// from NATS (the close message lost) is closed: the store refuses its
+// Connect with ErrLoggedOut. Every other Connect changes nothing (or puts
+// back what the store lost). One Connect per local connection per NATS
+// reconnect, group-committed.
+func (n *Node) reconnected() {
+	n.verifyConns.Store(true)
+	n.resync()
+}
+
 // assertConn registers one open connection again (reassert). A connection
 // that closed meanwhile must not come back: its Disconnect may have reached
 // the store before this Connect (the list was taken before it closed, a
@@ -545,7 +564,9 @@ func (n *Node) reassert(ctx context.Context) {
 // stay online with no connection. So the Connect is taken back when the
 // connection is found closing after it: closing is set before a
 // connection's Disconnect is sent, so a connection still open here
-// disconnects after this Connect was applied. A Connect that failed may
+// disconnects after this Connect was applied. A Connect refused with
+// ErrLoggedOut closes the connection: its session was logged out while this
+// node missed the close message. A Connect that failed may
 // still be applied later (Redis ran it after our deadline), even after a
 // retry succeeded: the connection is marked unsure for good, so its own
 // Disconnect runs once more opTimeout later, and false tells the caller to
@@ -558,6 +579,13 @@ func (n *Node) assertConn(ctx context.Context, c *conn, now time.Time) bool {
 		return true // its Disconnect is sent or on its way
 	}
 	ch, err := n.store.Connect(ctx, c.info, now)
+	if errors.Is(err, presence.ErrLoggedOut) {
+		// Its session was logged out and this node missed the close
+		// message (NATS down, the node paused); nothing was stored.
+		n.log.Warn("connection of a logged-out session closed on re-assert", "conn", c.id, "session", c.session)
+		c.closeWith(problem.CloseNormal, problem.LoggedOut, true)
+		return true
+	}
 	c.mu.Lock()
 	closing = c.closing
 	c.unsure = c.unsure || err != nil // a later success does not stop a late run

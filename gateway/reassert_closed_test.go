@@ -213,3 +213,51 @@ func TestReassertConnectFailed(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLoggedOutConnectionClosedWhenMissed: a session was logged out on one
+// node while its connection on another node never got the close message
+// (NATS down, the node paused). That node must not bring the connection
+// back when it re-asserts (the user would be online again after logging
+// out), and must close it 1000 logged_out once it learns: when it
+// re-asserts, and after NATS reconnects.
+func TestLoggedOutConnectionClosedWhenMissed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trigger func(t *testing.T, cl *testCluster)
+	}{
+		{"re-assert", func(t *testing.T, cl *testCluster) {
+			// n2's heartbeat vanishes (as after Redis restarted empty).
+			if err := cl.rdb.Del(context.Background(), "pgw:node:{n2}").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"NATS reconnect", func(t *testing.T, cl *testCluster) { cl.nats.Restart() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := startCluster(t, 2, nil)
+			n1, n2 := cl.nodes[0], cl.nodes[1]
+			if keys := cl.keys(t, "pgw:node:*"); len(keys) != 2 || keys[1] != "pgw:node:{n2}" {
+				t.Fatalf("heartbeat keys %v", keys)
+			}
+			c, _ := connectUser(t, n2, "u1", "acme", "s1", "main")
+			// The logout as n1 runs it, with its close message to n2 lost.
+			if _, refs, err := n1.Store().Logout(context.Background(), "acme", "u1", "s1", time.Now()); err != nil || len(refs) != 1 {
+				t.Fatalf("logout: %v %v", refs, err)
+			}
+			tc.trigger(t, cl)
+			if ce := c.waitClose(20 * time.Second); ce == nil || ce.Code != 1000 || ce.Text != "logged_out" {
+				t.Fatalf("close %v, want 1000 logged_out", ce)
+			}
+			testenv.WaitFor(t, 15*time.Second, func() error {
+				if keys := cl.keys(t, "pgw:conn:*"); len(keys) > 0 {
+					return fmt.Errorf(":conn: keys of the logged-out connection: %v", keys)
+				}
+				p, err := n1.Store().Get(context.Background(), "acme", "u1")
+				if err != nil || p.Status != wire.Offline {
+					return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
+				}
+				return nil
+			})
+		})
+	}
+}

@@ -23,6 +23,9 @@ type Memory struct {
 	nodes    map[string]time.Time           // node -> last heartbeat
 	reaped   map[string]bool                // nodes declared dead
 	byNode   map[string]map[string]ConnInfo // node -> conn id -> conn
+	// loggedOut: connections of logged-out sessions (tenant, user and
+	// conn id) -> until when a Connect of them is refused (ErrLoggedOut).
+	loggedOut map[ConnRef]time.Time
 }
 
 type userKey struct{ tenant, user string }
@@ -47,12 +50,13 @@ func NewMemory(opt Options) *Memory {
 		opt.VersionTTL = DefaultOptions().VersionTTL
 	}
 	return &Memory{
-		opt:      opt,
-		users:    map[userKey]*memUser{},
-		sessions: map[sessionKey]string{},
-		nodes:    map[string]time.Time{},
-		reaped:   map[string]bool{},
-		byNode:   map[string]map[string]ConnInfo{},
+		opt:       opt,
+		users:     map[userKey]*memUser{},
+		sessions:  map[sessionKey]string{},
+		nodes:     map[string]time.Time{},
+		reaped:    map[string]bool{},
+		byNode:    map[string]map[string]ConnInfo{},
+		loggedOut: map[ConnRef]time.Time{},
 	}
 }
 
@@ -102,6 +106,9 @@ func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if until, ok := m.loggedOut[ConnRef{Tenant: c.Tenant, User: c.User, Conn: c.Conn}]; ok && now.Before(until) {
+		return Change{}, fmt.Errorf("connection %q: %w", c.Conn, ErrLoggedOut)
+	}
 	if owner, ok := m.sessions[sessionKey{c.Tenant, c.Session}]; ok && owner != c.User {
 		return Change{}, fmt.Errorf("session %q: %w", c.Session, ErrSessionConflict)
 	}
@@ -223,6 +230,7 @@ func (m *Memory) Logout(_ context.Context, t, u, session string, now time.Time) 
 		if byNode := m.byNode[r.Node]; byNode != nil {
 			delete(byNode, r.Conn)
 		}
+		m.loggedOut[ConnRef{Tenant: r.Tenant, User: r.User, Conn: r.Conn}] = now.Add(LoggedOutTTL)
 	}
 	m.endSession(t, mu, session)
 	return m.commit(t, u, mu, now), refs, nil
@@ -294,6 +302,11 @@ func (m *Memory) ExpireDue(_ context.Context, now time.Time) ([]Ended, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Ended
+	for r, until := range m.loggedOut {
+		if !now.Before(until) {
+			delete(m.loggedOut, r)
+		}
+	}
 	for k, mu := range m.users {
 		if !mu.forgetAt.IsZero() && !now.Before(mu.forgetAt) {
 			delete(m.users, k)

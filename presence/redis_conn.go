@@ -126,7 +126,8 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 		if c.Bridge {
 			bridge = 1
 		}
-		keys := append(r.keys.userKeys(c.Tenant, c.User), r.keys.conn(c.Tenant, c.User, c.Conn))
+		keys := append(r.keys.userKeys(c.Tenant, c.User), r.keys.conn(c.Tenant, c.User, c.Conn),
+			r.keys.loggedOut(c.Tenant, c.User, c.Conn))
 		calls[i] = b.script(ctx, r.scripts.connect, keys, r.userArgs(c.Tenant, c.User, nows[i],
 			c.Session, c.Conn, c.Node, c.Device, bridge, r.opt.MaxConnsFor(c.Tenant))...)
 	}
@@ -157,12 +158,16 @@ func (r *Redis) connectMany(ctx context.Context, conns []ConnInfo, nows []time.T
 				b.pipe.SetNX(ctx, r.keys.sid(c.Tenant, c.Session), owner(c.Tenant, c.User), 0)
 				b.cmd()
 			}
-		case "too_many":
-			n := int64(0)
-			if len(rep.extra) > 0 {
-				n = replyInt(rep.extra[0])
+		case "too_many", "logged_out":
+			if rep.code == "logged_out" {
+				errs[i] = fmt.Errorf("connection %q: %w", c.Conn, ErrLoggedOut)
+			} else {
+				n := int64(0)
+				if len(rep.extra) > 0 {
+					n = replyInt(rep.extra[0])
+				}
+				errs[i] = fmt.Errorf("user %q holds %d connections: %w", c.User, n, ErrTooManyConnections)
 			}
-			errs[i] = fmt.Errorf("user %q holds %d connections: %w", c.User, n, ErrTooManyConnections)
 			b.pipe.SRem(ctx, r.keys.nodeConns(c.Node), nodeMember(c.Ref()))
 			b.cmd()
 			if claimed[i] {

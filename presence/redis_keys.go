@@ -23,6 +23,10 @@ func connField(conn string) string       { return "c:" + conn }
 // conn is the key of one open connection (contract §5).
 func (k redisKeys) conn(t, u, conn string) string { return k.k.User("conn", t, u, conn) }
 
+// loggedOut marks a connection of a logged-out session (ErrLoggedOut),
+// for LoggedOutTTL; in the user's slot, so the scripts can write and read it.
+func (k redisKeys) loggedOut(t, u, conn string) string { return k.k.User("loggedout", t, u, conn) }
+
 // userKeys are the KEYS every per-user script starts with.
 func (k redisKeys) userKeys(t, u string) []string { return []string{k.user(t, u)} }
 

@@ -94,14 +94,17 @@ func (r *Redis) Logout(ctx context.Context, tenant, user, session string, now ti
 			return Change{}, nil, r.fail("logout", err)
 		}
 		keys := r.keys.userKeys(tenant, user)
-		args := r.userArgs(tenant, user, now, session)
+		args := r.userArgs(tenant, user, now, session, LoggedOutTTL.Milliseconds())
+		var marks []string
 		for f, v := range all {
 			conn, isConn := strings.CutPrefix(f, connField(""))
 			if sid, _, ok := cutLast(v, "|"); isConn && ok && sid == session {
 				keys = append(keys, r.keys.conn(tenant, user, conn))
+				marks = append(marks, r.keys.loggedOut(tenant, user, conn))
 				args = append(args, conn)
 			}
 		}
+		keys = append(keys, marks...)
 		rep, err := r.userOp(ctx, "logout", r.scripts.logout, keys, args)
 		if err != nil {
 			return Change{}, nil, err

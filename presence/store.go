@@ -20,10 +20,21 @@ var (
 	// ErrOffline: a manual status was set for a user with no live session; a
 	// manual status lasts only while the user is present (§3.1).
 	ErrOffline = errors.New("user is offline")
+	// ErrLoggedOut: Connect of a connection whose session was logged out
+	// (Logout returned it) within LoggedOutTTL. Nothing is stored: the
+	// connection must close, never come back. A node that missed the
+	// logout's close message (NATS down, the node paused) learns it here,
+	// when it re-asserts its connections.
+	ErrLoggedOut = errors.New("connection's session was logged out")
 	// ErrUnavailable: the backing service (Redis) does not answer; the caller
 	// may retry and must re-assert its connections once it is back.
 	ErrUnavailable = errors.New("presence store unavailable")
 )
+
+// LoggedOutTTL is how long a store remembers the connections of a
+// logged-out session (ErrLoggedOut): longer than any node can be away
+// (paused, cut off from NATS) and still come back with them open.
+const LoggedOutTTL = 24 * time.Hour
 
 // Options are the rules' parameters, shared by every store.
 type Options struct {
@@ -82,7 +93,8 @@ func DefaultOptions() Options {
 // arguments (a second Disconnect of one connection changes nothing).
 type Store interface {
 	// Connect registers an open connection and binds its session to the user.
-	// Fails with ErrSessionConflict or ErrTooManyConnections (nothing stored).
+	// Fails with ErrSessionConflict, ErrTooManyConnections or ErrLoggedOut
+	// (nothing stored).
 	Connect(ctx context.Context, c ConnInfo, now time.Time) (Change, error)
 	// Disconnect removes a connection. When it was its session's last, the
 	// session stays live for Options.Grace (ExpireDue ends it).
@@ -93,7 +105,8 @@ type Store interface {
 	// SetIdle sets one session's idle flag.
 	SetIdle(ctx context.Context, tenant, user, session string, idle bool, now time.Time) (Change, error)
 	// Logout ends a session at once, with no grace, and returns the
-	// connections it still had so the caller can close them on their nodes.
+	// connections it still had so the caller can close them on their nodes;
+	// a later Connect of any of them fails with ErrLoggedOut.
 	// ErrUnknownSession when the user has no such session.
 	Logout(ctx context.Context, tenant, user, session string, now time.Time) (Change, []ConnRef, error)
 	// SessionOwner returns the user a live session of the tenant belongs

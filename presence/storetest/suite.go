@@ -133,6 +133,18 @@ func scenarios() []scenario {
 			{10 * time.Second, expireDue(), want{}},
 			{10 * time.Second, logout("u2", "s1"), want{err: presence.ErrUnknownSession}},
 		}},
+		{name: "a logged-out connection never comes back", steps: []step{
+			// A node that missed the logout's close message re-asserts the
+			// connection: refused, and nothing is left of it.
+			{0, connect(c1), online1},
+			{1 * ms, connect(conn("u1", "s1", "c2", child, on("n2"))), still(wire.Online, 1)},
+			{2 * ms, logout("u1", "s1"), want{changed: true, status: wire.Offline, conns: []string{"c1", "c2"}}},
+			{3 * ms, connect(conn("u1", "s1", "c2", child, on("n2"))), want{err: presence.ErrLoggedOut}},
+			{4 * ms, get("u1"), still(wire.Offline, 0)},
+			{4 * ms, sessionOwner("s1"), want{err: presence.ErrUnknownSession}},
+			// The session id itself may be used again, by a new connection.
+			{6 * ms, connect(conn("u1", "s1", "c3")), online1},
+		}},
 		{name: "a session belongs to one user", steps: []step{
 			{0, connect(c1), online1},
 			{1 * ms, connect(conn("u2", "s1", "c2")), want{err: presence.ErrSessionConflict}},
@@ -215,9 +227,10 @@ func scenarios() []scenario {
 			{-time.Minute, setStatus("u1", wire.Online, ""), want{changed: true, status: wire.Online, sessions: 1}},
 			{-time.Minute, setIdle("u1", "s1", true), want{changed: true, status: wire.Away, sessions: 1}},
 			{-time.Minute, logout("u1", "s1"), want{changed: true, status: wire.Offline, conns: []string{"c1"}}},
-			// Forgotten (nothing left): coming back later continues above.
+			// Forgotten (nothing left): coming back later continues above
+			// (a new connection: connection ids are never used twice).
 			{2 * ms, get("u1"), still(wire.Offline, 0)},
-			{3 * ms, connect(c1), online1},
+			{3 * ms, connect(conn("u1", "s1", "c4")), online1},
 			{3 * ms, get("u1"), still(wire.Online, 1)},
 		}},
 		{name: "dead nodes are reaped", steps: []step{
