@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // decodeIn reads every frame shape the harness meets as encoding/json did,
@@ -34,5 +36,34 @@ func BenchmarkDecodeIn(b *testing.B) {
 		if err := decodeIn(in, &f); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A status change the gateway refused is settled as refused and the user is
+// expected to keep the last accepted status; unanswered ones are expected
+// to apply.
+func TestFanoutConnSettlesReplies(t *testing.T) {
+	v := &fanoutConn{}
+	v.sent = []sentStatus{{1, wire.Away}, {2, wire.Busy}, {3, wire.DND}}
+	if refused, ok := v.reply(&inFrame{Type: wire.TypeOK, ID: json.RawMessage("1")}); !ok || refused {
+		t.Fatalf("ok reply: refused %v, matched %v", refused, ok)
+	}
+	if refused, ok := v.reply(&inFrame{Type: wire.TypeError, ID: json.RawMessage("2")}); !ok || !refused {
+		t.Fatalf("error reply: refused %v, matched %v", refused, ok)
+	}
+	if got := v.expected(); got != wire.DND {
+		t.Fatalf("with 3 unanswered: expected %q, want dnd", got)
+	}
+	if _, ok := v.reply(&inFrame{Type: wire.TypeError, ID: json.RawMessage("3")}); !ok {
+		t.Fatal("reply to 3 not matched")
+	}
+	if got := v.expected(); got != wire.Away {
+		t.Fatalf("after busy and dnd were refused: expected %q, want away (the last accepted)", got)
+	}
+	if _, ok := v.reply(&inFrame{Type: wire.TypeOK, ID: json.RawMessage("9")}); ok {
+		t.Fatal("a reply to a frame never sent was matched")
+	}
+	if _, ok := v.reply(&inFrame{Type: wire.TypePresence}); ok {
+		t.Fatal("a presence frame was taken for a reply")
 	}
 }

@@ -114,7 +114,11 @@ func Evaluate(r *Result) []Check {
 		out = append(out, c)
 	case ScenarioFanout:
 		lost := r.Counters[CExpected] - r.Counters[CDelivered]
-		out = append(out, zero("lost deliveries", max(lost, 0), fmt.Sprintf("lost of %d expected", r.Counters[CExpected])))
+		what := fmt.Sprintf("lost of %d expected", r.Counters[CExpected])
+		if n := r.Counters[CRefused]; n > 0 {
+			what += fmt.Sprintf(" (%d changes refused by the gateway: errors, not expected)", n)
+		}
+		out = append(out, zero("lost deliveries", max(lost, 0), what))
 		out = append(out, zero("duplicate or out-of-order deliveries", r.Counters[CDuplicate], "seen"))
 		p99 := r.Lat(LDelivery).Quantile(99)
 		out = append(out, atMost("fan-out delivery p99", "≤ 20 ms", float64(GoalFanoutP99.Microseconds())/1000, float64(p99.Microseconds())/1000, "%.2f ms"))

@@ -28,6 +28,7 @@ const (
 	CCalls         = "calls"
 	CPhones        = "phone_updates"
 	CSkipped       = "skipped"         // scheduled work not done because the target was busy
+	CRefused       = "refused"         // fanout: status changes the gateway answered with an error (not expected at subscribers)
 	CPresenceIn    = "presence_frames" // every presence frame the harness's connections received
 	CCallIn        = "call_frames"     // every call frame received
 	CClientCPUms   = "client_cpu_ms"   // CPU the harness's worker processes used

@@ -61,10 +61,60 @@ func subscriptions(i, users, subs int) []int {
 	return out
 }
 
-// fanoutConn is one subscriber's view: the last version seen per watched user.
+// fanoutConn is one user's connection: as a subscriber, the last version
+// seen per watched user; as the user whose status the driver changes, the
+// status frames awaiting their reply and the last status the gateway
+// accepted. A change the gateway refused (an error reply: an overloaded
+// node answers 503 unavailable when its store times out) is counted as an
+// error and neither expected at the subscribers nor at the verify.
 type fanoutConn struct {
-	mu   sync.Mutex
-	last map[string]int64
+	mu       sync.Mutex
+	last     map[string]int64
+	sent     []sentStatus // in send order; replies come in the same order
+	accepted wire.Status
+}
+
+// sentStatus is a status frame awaiting its reply.
+type sentStatus struct {
+	id     int64
+	status wire.Status
+}
+
+// reply settles the status frame id answered by f (ok or error); false
+// when f answers no status frame of this connection.
+func (v *fanoutConn) reply(f *inFrame) (refused, ok bool) {
+	if (f.Type != wire.TypeOK && f.Type != wire.TypeError) || len(f.ID) == 0 {
+		return false, false
+	}
+	id, err := strconv.ParseInt(string(f.ID), 10, 64)
+	if err != nil {
+		return false, false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i, s := range v.sent {
+		if s.id != id {
+			continue
+		}
+		if f.Type == wire.TypeOK {
+			v.accepted = s.status
+		}
+		v.sent = append(v.sent[:i], v.sent[i+1:]...)
+		return f.Type == wire.TypeError, true
+	}
+	return false, false
+}
+
+// expected is the status the user should end with: the last one sent when
+// some are still unanswered (the gateway applies them in order), else the
+// last one accepted.
+func (v *fanoutConn) expected() wire.Status {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n := len(v.sent); n > 0 {
+		return v.sent[n-1].status
+	}
+	return v.accepted
 }
 
 // runFanout connects one window per user, subscribes each user to the next
@@ -95,10 +145,10 @@ func (w *Worker) runFanout(ctx context.Context) error {
 		closeAll(clients)
 		return err
 	}
-	last := w.driveStatuses(ctx, driveAt, clients)
+	w.driveStatuses(ctx, driveAt, clients, views)
 	_ = sleep(ctx, w.Cfg.Drain)
 
-	if err := w.verifyFanout(ctx, jobs, clients, last); err != nil {
+	if err := w.verifyFanout(ctx, jobs, clients, views); err != nil {
 		return err
 	}
 	return w.teardown(ctx, clients)
@@ -136,6 +186,10 @@ func (w *Worker) subscribeAll(ctx context.Context, clients []*Client, views []*f
 // onFanoutFrame measures a tagged presence frame and checks versions only
 // go up per watched user.
 func (w *Worker) onFanoutFrame(v *fanoutConn, f *inFrame, at time.Time) {
+	if refused, ok := v.reply(f); ok && refused {
+		w.Rec.Add(CExpected, -int64(w.Cfg.Subs))
+		w.Rec.Add(CRefused, 1)
+	}
 	if w.countReplyError(f) || f.Type != wire.TypePresence {
 		return
 	}
@@ -156,11 +210,10 @@ func (w *Worker) onFanoutFrame(v *fanoutConn, f *inFrame, at time.Time) {
 }
 
 // driveStatuses sends the status changes of this worker's users from start
-// for Cfg.Duration and returns each user's last status sent (index k = user
-// Lo+k; empty when none was sent).
-func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*Client) []wire.Status {
+// for Cfg.Duration (index k = user Lo+k), each noted in views[k] until its
+// reply.
+func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*Client, views []*fanoutConn) {
 	n := len(clients)
-	last := make([]wire.Status, n)
 	locks := make([]sync.Mutex, n)
 	type job struct {
 		k, seq int
@@ -180,9 +233,15 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 				}
 				st := driveStatuses[(j.seq/n)%len(driveStatuses)]
 				locks[j.k].Lock()
-				err := c.Send(statusFrame{Type: wire.TypeStatus, ID: c.NextID(), Status: string(st), Note: w.note(j.due, j.seq)})
-				if err == nil {
-					last[j.k] = st
+				id, v := c.NextID(), views[j.k]
+				v.mu.Lock()
+				v.sent = append(v.sent, sentStatus{id: id, status: st})
+				v.mu.Unlock()
+				err := c.Send(statusFrame{Type: wire.TypeStatus, ID: id, Status: string(st), Note: w.note(j.due, j.seq)})
+				if err != nil {
+					v.mu.Lock()
+					v.sent = v.sent[:len(v.sent)-1] // the last one is ours: sends of k are serialised
+					v.mu.Unlock()
 				}
 				locks[j.k].Unlock()
 				if err != nil {
@@ -203,11 +262,10 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 	})
 	close(jobs)
 	wg.Wait()
-	return last
 }
 
 // verifyFanout checks each user shows the last status it was given.
-func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Client, last []wire.Status) error {
+func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Client, views []*fanoutConn) error {
 	if _, err := w.barrier(ctx, PhaseDrained); err != nil {
 		closeAll(clients)
 		return err
@@ -221,7 +279,7 @@ func (w *Worker) verifyFanout(ctx context.Context, jobs []connJob, clients []*Cl
 		if c == nil || !isOpen(c) {
 			continue
 		}
-		st := last[k]
+		st := views[k].expected()
 		if st == "" {
 			st = wire.Online
 		}
