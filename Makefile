@@ -40,7 +40,7 @@ ROUND    ?= 15s
 chaos:
 	PGW_SKIP_BROWSER=1 ./scripts/ensure-services.sh
 	PGW_CHAOS_SEED=$(SEED) PGW_CHAOS_DURATION=$(DURATION) PGW_CHAOS_ROUND=$(ROUND) \
-	PGW_CHAOS_FAULTS=$(FAULTS) PGW_CHAOS_CLUSTER=$(CLUSTER) PGW_CHAOS_REDIS_LINKS_ONLY=$(REDIS_LINKS_ONLY) PGW_CHAOS_KEEP_GOING=$(KEEP_GOING) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./internal/chaos/
+	PGW_CHAOS_FAULTS=$(FAULTS) PGW_CHAOS_CLUSTER=$(CLUSTER) PGW_CHAOS_REDIS_LINKS_ONLY=$(REDIS_LINKS_ONLY) PGW_CHAOS_KEEP_GOING=$(KEEP_GOING) PGW_CHAOS_IN_ORDER=$(IN_ORDER) $(GO) test -count=1 -timeout 0 -run '^TestChaos$$' -v ./internal/chaos/
 
 ## soak: 30 minutes of churn over 10 000 connections; figures to docs/soak/ (docs/chaos.md).
 SOAK_DURATION ?= 30m

@@ -15,12 +15,18 @@ import (
 // drawn from the seeded generator and each healed before the next (heal
 // cleans up whatever the round's end interrupted).
 func (r *run) faultSchedule(ctx context.Context, rng *rand.Rand) {
-	for {
+	for i := 0; ; i++ {
 		pause(ctx, time.Duration(200+rng.IntN(1300))*time.Millisecond)
 		if ctx.Err() != nil {
 			return
 		}
-		r.fault(ctx, rng, r.opt.Faults[rng.IntN(len(r.opt.Faults))])
+		var kind string
+		if r.opt.InOrder {
+			kind = r.opt.Faults[i%len(r.opt.Faults)]
+		} else {
+			kind = r.opt.Faults[rng.IntN(len(r.opt.Faults))]
+		}
+		r.fault(ctx, rng, kind)
 	}
 }
 

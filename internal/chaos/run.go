@@ -33,7 +33,11 @@ type Options struct {
 	// RedisLinksOnly limits the proxy faults to the nodes' Redis links (no
 	// NATS link faults) and drops the nats fault.
 	RedisLinksOnly bool
-	Log            func(format string, args ...any)
+	// InOrder injects Faults in their order, cycling, instead of drawing
+	// each kind (the seed still draws pauses, targets and durations): a
+	// short run then injects the kinds it names.
+	InOrder bool
+	Log     func(format string, args ...any)
 }
 
 // AllFaults are the faults the schedule draws from.
@@ -312,6 +316,9 @@ func (r *run) replay() string {
 	}
 	if o.RedisLinksOnly {
 		cmd += " REDIS_LINKS_ONLY=1"
+	}
+	if o.InOrder {
+		cmd += " IN_ORDER=1"
 	}
 	return cmd
 }
