@@ -109,6 +109,11 @@ type Config struct {
 	// HelloWait is how long a new connection has to send hello
 	// (PGW_HELLO_WAIT). Default 10s.
 	HelloWait time.Duration
+	// Reader is how idle connections wait for their next frame
+	// (PGW_READER): "epoll" (Linux: no goroutine per idle connection, see
+	// reader.go) or "goroutine" (one parked reader goroutine each). Empty
+	// means epoll. Default epoll.
+	Reader string
 	// MaxFrame is the inbound frame limit in bytes (PGW_MAX_FRAME).
 	// Default 65536.
 	MaxFrame int64
@@ -202,6 +207,7 @@ func DefaultConfig() Config {
 		Heartbeat:         25 * time.Second,
 		PongWait:          60 * time.Second,
 		HelloWait:         10 * time.Second,
+		Reader:            ReaderEpoll,
 		MaxFrame:          64 << 10,
 		RateLimit:         50,
 		RateBurst:         100,
@@ -339,6 +345,11 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return bad("PGW_LOG_FORMAT", "%q must be text or json", c.LogFormat)
+	}
+	switch c.Reader {
+	case "", ReaderEpoll, ReaderGoroutine:
+	default:
+		return bad("PGW_READER", "%q must be epoll or goroutine", c.Reader)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -25,14 +25,16 @@ const writeWait = 10 * time.Second
 // the server sent its close frame.
 const closeWait = 2 * time.Second
 
-// conn is one WebSocket. Memory matters: an idle connection holds one
-// parked reader goroutine, this struct, a small read buffer and no writer
-// goroutine (the writer starts when a frame is queued and exits when the
-// queue is empty; write buffers come from a pool).
+// conn is one WebSocket. Memory matters: an idle connection holds this
+// struct, a small read buffer, no reader goroutine with PGW_READER=epoll
+// (one parked otherwise; reader.go) and no writer goroutine (the writer
+// starts when a frame is queued and exits when the queue is empty; write
+// buffers come from a pool).
 type conn struct {
 	n  *Node
 	ws *websocket.Conn
 	id string
+	rd sockReader // the socket gorilla reads from; reader state (reader.go)
 
 	// Set once by the reader at welcome, read-only afterwards (device and
 	// window live in info only).
@@ -256,11 +258,14 @@ func (c *conn) writeClose(code int, why string) {
 		c.abort()
 		return
 	}
-	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(closeWait))
+	c.readAfterClose(time.Now().Add(closeWait))
 }
 
-// abort drops the TCP connection at once.
-func (c *conn) abort() { _ = c.ws.NetConn().Close() }
+// abort drops the TCP connection at once; a reader sees it and cleans up.
+func (c *conn) abort() {
+	_ = c.ws.NetConn().Close()
+	c.kick()
+}
 
 // closeWith ends the connection the way the server chose: a bye frame when
 // bye is set and the queue can take it, then the close frame with code and
@@ -299,27 +304,30 @@ func (c *conn) slowConsumer() {
 	c.n.metrics.serverCloses.WithLabelValues(closeLabel(problem.ClosePolicy)).Inc()
 }
 
-// readLoop is the connection's one goroutine: it reads frames until the
-// socket fails or closes, then cleans up. Before welcome the read deadline
-// is the hello wait; after it, the pong wait (extended by every pong and
-// frame).
-func (c *conn) readLoop() {
+// readBurst reads frames until none is waiting (then it parks: epoll
+// mode, reader.go) or the socket fails or closes (then it cleans up).
+// Before welcome the read deadline is the hello wait; after it, the pong
+// wait (extended by every pong and frame); the read sweep enforces both.
+func (c *conn) readBurst() {
 	defer c.n.wg.Done()
-	defer c.cleanup()
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.HelloWait))
-	c.ws.SetPongHandler(func(string) error {
-		return c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.PongWait))
-	})
 	limit := c.n.cfg.MaxFrame
 	for {
 		kind, r, err := c.ws.NextReader()
 		if err != nil {
 			c.readFailed(err)
+			c.finish()
 			return
+		}
+		if c.rd.takeIdle() {
+			if c.park() {
+				return
+			}
+			continue
 		}
 		if kind != websocket.TextMessage {
 			c.closeWith(problem.CloseUnsupported, problem.BinaryFrame, true)
 			c.drainUntilClosed()
+			c.finish()
 			return
 		}
 		// Read at most limit+1 bytes: enough to know a frame is too large
@@ -327,11 +335,13 @@ func (c *conn) readLoop() {
 		data, err := io.ReadAll(io.LimitReader(r, limit+1))
 		if err != nil {
 			c.readFailed(err)
+			c.finish()
 			return
 		}
 		if int64(len(data)) > limit {
 			c.closeWith(problem.CloseTooBig, problem.FrameTooLarge, true)
 			c.drainUntilClosed()
+			c.finish()
 			return
 		}
 		if !utf8.Valid(data) {
@@ -339,13 +349,13 @@ func (c *conn) readLoop() {
 			// fails (never a U+FFFD stored and broadcast).
 			c.closeWith(problem.CloseInvalidData, problem.InvalidUTF8, true)
 			c.drainUntilClosed()
+			c.finish()
 			return
 		}
-		if c.welcomedNow() {
-			_ = c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.PongWait))
-		}
+		c.seen()
 		if !c.handle(data) {
 			c.drainUntilClosed()
+			c.finish()
 			return
 		}
 	}
@@ -411,7 +421,7 @@ func (c *conn) welcomedNow() bool {
 	return c.welcomed
 }
 
-// cleanup runs once when the reader stops: the connection leaves the node,
+// cleanup runs once (finish) when reading stops: the connection leaves the node,
 // the store and its subscriptions.
 func (c *conn) cleanup() {
 	c.mu.Lock()

@@ -119,6 +119,7 @@ func (n *Node) Shutdown(ctx context.Context) {
 		}
 		close(n.stop)
 		n.loops.Wait()
+		n.poll.close() // every connection is gone (wg)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if ended, err := n.store.RemoveNode(rctx, n.cfg.NodeID, time.Now()); err != nil {
 			n.log.Warn("removing this node's state failed; other nodes reap it after PGW_NODE_TTL", "err", err)

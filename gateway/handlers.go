@@ -289,7 +289,7 @@ func (c *conn) hello(f *frame) bool {
 		c.closeWith(problem.CloseForbidden, problem.TenantDisabled, true)
 	}
 	n.publish(ch)
-	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
+	c.seen()
 	c.send(mustJSON(welcomeFrame{Type: wire.TypeWelcome, ID: f.ID, Conn: c.id, Session: session, User: c.user,
 		Tenant: c.tenant, Node: n.cfg.NodeID, Heartbeat: n.cfg.Heartbeat.Milliseconds(),
 		Expires: unixOrZero(claims.Expires), Presence: ch.Presence, Statuses: n.customStatuses(c.tenant)}))

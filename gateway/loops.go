@@ -11,6 +11,14 @@ import (
 // startLoops starts the node's background work; Shutdown stops it.
 func (n *Node) startLoops() {
 	n.lastBeat = time.Now() // New's first heartbeat
+	if n.cfg.Reader != ReaderGoroutine {
+		p, err := newPoller(n)
+		if err != nil {
+			n.log.Warn("PGW_READER=epoll unavailable: one reader goroutine per connection", "err", err)
+		}
+		n.poll = p
+	}
+	n.loop("reads", n.readSweepEvery(), n.sweepReads)
 	n.loop("sweeper", time.Second, n.sweep)
 	n.loop("heartbeat", n.cfg.NodeTTL/4, n.heartbeat)
 	// Reaping checks more often than heartbeats go, so a dead node is found

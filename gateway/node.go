@@ -56,6 +56,10 @@ type Node struct {
 	hub      *hub
 	metrics  *metrics
 	up       websocket.Upgrader
+	// poll wakes idle connections' readers (nil: a reader goroutine per
+	// connection); readers holds every admitted connection (reader.go).
+	poll    *poller
+	readers readers
 	origins  origin.Policy
 	// redis is the client of the store the node opened (nil with the
 	// in-process store or Deps.Store); login sessions share it when they
@@ -272,11 +276,13 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		n.writeProblem(w, r, err)
 		return
 	}
-	ws, err := n.up.Upgrade(w, r, nil)
+	c := &conn{n: n, id: newConnID(), upgrade: cookie}
+	c.rd.c = c
+	ws, err := n.up.Upgrade(hijacker{ResponseWriter: w, rd: &c.rd, raw: n.poll != nil}, r, nil)
 	if err != nil {
 		return // the upgrader answered the request
 	}
-	c := &conn{n: n, ws: ws, id: newConnID(), upgrade: cookie}
+	c.ws = ws
 	if claims != nil {
 		c.claims = *claims
 	} else {
@@ -292,8 +298,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	n.wg.Add(1)
 	n.admitMu.Unlock()
 	n.metrics.connects.Inc()
-	// A fresh goroutine (not the HTTP handler's) starts with a small stack.
-	go c.readLoop()
+	c.startReading()
 }
 
 // admitUpgrade makes the checks done before a WebSocket upgrade: the node

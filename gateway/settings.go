@@ -63,6 +63,7 @@ func (c *Config) settings() []setting {
 		{"PGW_HEARTBEAT", "WebSocket ping period", (*durVal)(&c.Heartbeat)},
 		{"PGW_PONG_WAIT", "a connection silent this long is closed (must be above PGW_HEARTBEAT; keep the load balancer's read timeout above it)", (*durVal)(&c.PongWait)},
 		{"PGW_HELLO_WAIT", "time a new connection has to send hello (else 4408)", (*durVal)(&c.HelloWait)},
+		{"PGW_READER", "how idle connections wait for their next frame: epoll (one poller per node, no goroutine per idle connection; Linux, plain TCP, else goroutine) or goroutine (one parked reader goroutine per connection, more memory)", (*strVal)(&c.Reader)},
 		{"PGW_MAX_FRAME", "inbound frame limit in bytes (else 1009)", (*int64Val)(&c.MaxFrame)},
 		{"PGW_RATE_LIMIT", "frames per second per connection; the same budget bounds one user's writes (frames and HTTP requests that reach the store) over all its connections on one node, and HTTP requests per principal", (*floatVal)(&c.RateLimit)},
 		{"PGW_RATE_BURST", "frame burst per connection (and of the budgets of PGW_RATE_LIMIT)", (*intVal)(&c.RateBurst)},

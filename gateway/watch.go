@@ -47,7 +47,7 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	c.welcomed = true
 	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
 	c.mu.Unlock()
-	_ = c.ws.SetReadDeadline(time.Now().Add(n.cfg.PongWait))
+	c.seen()
 	var p wire.Presence
 	if len(own) == 1 {
 		p = own[0]

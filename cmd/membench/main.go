@@ -27,6 +27,7 @@ func main() {
 	flag.IntVar(&cfg.Clients.Subscribe, "subscribe", 10, "users each connection subscribes to")
 	flag.IntVar(&cfg.Clients.Parallel, "parallel", 32, "connections being opened at once")
 	flag.IntVar(&cfg.Clients.Sources, "sources", 4, "127.0.0.x source addresses (0: kernel's choice)")
+	flag.BoolVar(&cfg.GoroutineReader, "goroutine-reader", true, "also measure the gateway with PGW_READER=goroutine (one reader goroutine per connection)")
 	flag.DurationVar(&cfg.Settle, "settle", 3*time.Minute, "deadline of each wait for 2 GC cycles")
 	serverEnv := flag.String("server-env", "", "comma-separated NAME=value added to every server's environment (e.g. GOGC=50)")
 	serverLog := flag.String("server-log", "", "file for the servers' output (empty: discarded)")

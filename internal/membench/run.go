@@ -26,6 +26,10 @@ type Config struct {
 	// ServerEnv is added to every server's environment (GOGC=50, …), the
 	// bare one's too, so the comparison stays fair.
 	ServerEnv []string
+	// GoroutineReader adds a run of the gateway (in-process store) with
+	// PGW_READER=goroutine, the reading of before issue 13: the same-run
+	// baseline of epoll reading.
+	GoroutineReader bool
 	// Settle bounds each wait for the server's GC cycles. Default 3m.
 	Settle time.Duration
 	// Log receives progress; ServerLog the servers' own output.
@@ -69,6 +73,7 @@ type target struct {
 	ws    string // WebSocket path
 	bare  bool
 	redis bool
+	env   []string // added to the server's environment
 }
 
 // Run measures, one after the other, the gateway with its in-process store,
@@ -85,6 +90,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		cfg.ServerLog = io.Discard
 	}
 	targets := []target{{name: "pgw (in-process store, embedded NATS)", bin: cfg.Gateway, ws: "/v1/ws"}}
+	if cfg.GoroutineReader {
+		targets = append(targets, target{name: "pgw (in-process store, PGW_READER=goroutine)", bin: cfg.Gateway, ws: "/v1/ws",
+			env: []string{"PGW_READER=goroutine"}})
+	}
 	if cfg.RedisServer != "" {
 		targets = append(targets, target{name: "pgw (private Redis, embedded NATS)", bin: cfg.Gateway, ws: "/v1/ws", redis: true})
 	}
@@ -127,7 +136,7 @@ func measure(ctx context.Context, cfg Config, t target) (Result, error) {
 		args = append(args, "--redis-url", url)
 		redisPID = rp.pid()
 	}
-	p, err := startProcess(t.name, t.bin, args, cfg.ServerEnv, cfg.ServerLog)
+	p, err := startProcess(t.name, t.bin, args, append(append([]string(nil), cfg.ServerEnv...), t.env...), cfg.ServerLog)
 	if err != nil {
 		return res, err
 	}
