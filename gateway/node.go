@@ -60,7 +60,7 @@ type Node struct {
 	// connection); readers holds every admitted connection (reader.go).
 	poll    *poller
 	readers readers
-	origins  origin.Policy
+	origins origin.Policy
 	// redis is the client of the store the node opened (nil with the
 	// in-process store or Deps.Store); login sessions share it when they
 	// live in the same Redis.
