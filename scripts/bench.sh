@@ -45,14 +45,18 @@ mkdir -p "$OUT/bin"
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 scale() { awk -v v="$1" -v s="$SCALE" 'BEGIN { printf "%d", v * s }'; }
 
-# A fresh machine: redis-server from the distribution when missing (as
-# scripts/ensure-services.sh does); nats-server is built from go.mod.
-if [ -z "${BENCH_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+# A fresh machine: redis-server (unless BENCH_REDIS_URL) and curl from the
+# distribution when missing (as scripts/ensure-services.sh does);
+# nats-server is built from go.mod.
+need=()
+[ -n "${BENCH_REDIS_URL:-}" ] || command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    log "installing redis-server (apt-get)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+    log "installing ${need[*]} (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   else
-    log "redis-server is missing: run \`sudo apt-get install -y redis-server\`, or set BENCH_REDIS_URL"; exit 2
+    log "missing: ${need[*]}: run \`sudo apt-get install -y ${need[*]}\`"; exit 2
   fi
 fi
 
@@ -233,7 +237,7 @@ fi
 section "Run"
 {
   echo "Command: \`make bench\` (scripts/bench.sh), BENCH_SCALE=$SCALE, BENCH_DURATION=$DUR, BENCH_STORM_CONNS=$STORM${BENCH_SKIP:+, BENCH_SKIP=$BENCH_SKIP}."
-  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr), $(go env GOVERSION), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; code $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr), $(go env GOVERSION), $(awk '/^MemTotal:/ {printf "%.0f", $2/1048576}' /proc/meminfo) GiB RAM; code $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo "Started $START_DATE (load average $START_LOAD), finished $(date -u '+%Y-%m-%d %H:%M UTC') (load average $(cut -d' ' -f1-3 /proc/loadavg))."
 } >>"$DOC"
 log "done: $DOC, reports in $OUT"
