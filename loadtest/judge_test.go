@@ -161,6 +161,36 @@ func TestEvaluateTargets(t *testing.T) {
 			r.Counters[CDelivered] = 180000
 			return r
 		}, "fan-out deliveries/s", Miss, "-10%"},
+		{"fanout p99 at 10 000/s judged at that rate", func() *Result {
+			r := base(ScenarioFanout, 3)
+			r.Config.Rate, r.Config.Subs = 1000, 10
+			r.Latency[LDelivery] = withLat(3*time.Millisecond, 100)
+			return r
+		}, "fan-out p99 at 10 000 deliveries/s on 3 nodes", Miss, "+50%"},
+		{"fanout p99 at 10 000/s n/a at 50 000/s", func() *Result {
+			r := base(ScenarioFanout, 3)
+			r.Config.Rate, r.Config.Subs, r.Config.Duration = 2500, 20, 20*time.Second
+			r.Counters[CDelivered] = 1000000
+			return r
+		}, "fan-out p99 at 10 000 deliveries/s on 3 nodes", NA, "run offered 50000/s"},
+		{"fanout CPU at 50 000/s over the driven phase", func() *Result {
+			r := base(ScenarioFanout, 3)
+			r.Config.Rate, r.Config.Subs, r.Config.Duration = 2500, 20, 20*time.Second
+			r.Server.CPUSeconds = 8 // 40% of a core over 20 s
+			r.Counters[CDelivered] = 1000000
+			return r
+		}, "fan-out gateway CPU at 50 000 deliveries/s", Pass, "-20%"},
+		{"fanout CPU at 50 000/s over half a core misses", func() *Result {
+			r := base(ScenarioFanout, 3)
+			r.Config.Rate, r.Config.Subs, r.Config.Duration = 2500, 20, 20*time.Second
+			r.Server.CPUSeconds = 15
+			return r
+		}, "fan-out gateway CPU at 50 000 deliveries/s", Miss, "+50%"},
+		{"fanout 50 000/s targets n/a on 1 node", func() *Result {
+			r := base(ScenarioFanout, 1)
+			r.Config.Rate, r.Config.Subs = 2500, 20
+			return r
+		}, "fan-out p99 at 50 000 deliveries/s on 3 nodes", NA, "run used 1 nodes"},
 		{"storm back in time passes", func() *Result {
 			r := base(ScenarioStorm, 1)
 			r.Counters[CWanted], r.Counters[CBack] = 10, 10
