@@ -121,7 +121,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Node, error) {
 	n.origins = origins
 	n.writes = newKeyedLimiter(cfg.RateLimit, cfg.RateBurst)
 	n.up = websocket.Upgrader{
-		ReadBufferSize:  256,
+		// The smallest gorilla takes (a control frame's 125-byte payload
+		// is read whole from it); sockReader hands it one frame at a time
+		// and a message's payload is read past it.
+		ReadBufferSize:  128,
 		WriteBufferSize: 1024,
 		// Buffers are taken for a write and given back: idle connections
 		// hold none.

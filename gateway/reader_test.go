@@ -125,10 +125,12 @@ func TestReaderSplitFrames(t *testing.T) {
 			}
 			c.waitFrame(0, 10*time.Second, hasID(1, "welcome"))
 
-			// subscribe in two fragments with a ping between them.
+			// subscribe in two fragments with a ping between them (the
+			// largest a control frame may carry: gorilla's read buffer
+			// must hold it whole).
 			sub := []byte(`{"type":"subscribe","id":2,"users":["someone"]}`)
 			frag := clientFrame(websocket.TextMessage, false, sub[:10])
-			frag = append(frag, clientFrame(websocket.PingMessage, true, []byte("p"))...)
+			frag = append(frag, clientFrame(websocket.PingMessage, true, []byte(strings.Repeat("p", 125)))...)
 			if _, err := nc.Write(frag); err != nil {
 				t.Fatal(err)
 			}
