@@ -85,6 +85,8 @@ type sockReader struct {
 	inMsg  bool    // a fragmented data message is not finished
 	marker uint8   // idleMarker bytes still to hand out
 	idle   bool    // idleMarker was handed out (takeIdle)
+	// expired: the sweep set a past socket deadline (under c.mu).
+	expired bool
 
 	state  atomic.Int32
 	readBy atomic.Int64 // unix nanoseconds; the sweep expires reads after it
@@ -281,11 +283,17 @@ func (c *conn) finish() {
 // close wait).
 func (c *conn) seen() {
 	c.mu.Lock()
-	ok := c.welcomed && !c.closing
-	c.mu.Unlock()
-	if ok {
+	if c.welcomed && !c.closing {
 		c.rd.readBy.Store(time.Now().Add(c.n.cfg.PongWait).UnixNano())
+		if c.rd.expired {
+			// The sweep expired the reads while this frame was being
+			// handled (a hello whose store call outlasted the hello
+			// wait): they go on.
+			c.rd.expired = false
+			_ = c.rd.Conn.SetReadDeadline(time.Time{})
+		}
 	}
+	c.mu.Unlock()
 }
 
 // readAfterClose gives the client until deadline to answer the server's
@@ -302,11 +310,19 @@ func (c *conn) closingNow() bool {
 	return c.closing
 }
 
-// expireReads makes the connection's reader fail with a timeout: a past
-// socket deadline, and a reader to see it.
-func (c *conn) expireReads() {
+// expireReads makes the connection's reader fail with a timeout (a past
+// socket deadline, and a reader to see it) unless a frame or pong came
+// since the sweep looked (now: the sweep's time).
+func (c *conn) expireReads(now int64) {
+	c.mu.Lock()
+	if c.rd.readBy.Load() > now {
+		c.mu.Unlock()
+		return
+	}
 	c.rd.readBy.Store(math.MaxInt64)
+	c.rd.expired = true
 	_ = c.rd.Conn.SetReadDeadline(time.Unix(1, 0))
+	c.mu.Unlock()
 	c.kick()
 }
 
@@ -367,7 +383,7 @@ func (n *Node) sweepReads(_ context.Context, now time.Time) {
 	}
 	n.readers.mu.Unlock()
 	for _, c := range due {
-		c.expireReads()
+		c.expireReads(t)
 	}
 }
 

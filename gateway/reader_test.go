@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
 )
 
@@ -302,6 +305,55 @@ func TestReaderClientClose(t *testing.T) {
 				live, _ := tn.liveReaders()
 				return live == 0 && tn.hub.count() == 0 && readerGoroutines() == 0
 			})
+		})
+	}
+}
+
+// slowConnects is a store whose Connects wait until released.
+type slowConnects struct {
+	presence.Store
+	arrived chan struct{} // one send per Connect waiting
+	release chan struct{}
+}
+
+func (s *slowConnects) Connect(ctx context.Context, c presence.ConnInfo, now time.Time) (presence.Change, error) {
+	s.arrived <- struct{}{}
+	<-s.release
+	return s.Store.Connect(context.WithoutCancel(ctx), c, now)
+}
+
+// A hello that arrived within the hello wait but whose store call outlasts
+// it is welcomed and the connection keeps working: the read sweep expiring
+// it meanwhile does not end it once welcomed (as the socket deadline, reset
+// at welcome, did before the sweep).
+func TestReaderHelloAnsweredAfterItsWait(t *testing.T) {
+	for _, mode := range readerModes {
+		t.Run(mode, func(t *testing.T) {
+			st := &slowConnects{Store: presence.NewMemory(presence.DefaultOptions()),
+				arrived: make(chan struct{}, 1), release: make(chan struct{})}
+			tn := startNodeDeps(t, func(c *Config) { c.Reader = mode; c.HelloWait = 300 * time.Millisecond }, Deps{Store: st})
+			c := dial(t, tn.url, nil)
+			c.send(map[string]any{"type": "hello", "id": 1, "token": token(t, "late", "acme"), "session": "s1", "window": "main", "device": "desktop"})
+			select {
+			case <-st.arrived:
+			case <-time.After(10 * time.Second):
+				t.Fatal("hello did not reach the store")
+			}
+			waitUntil(t, 10*time.Second, "the read sweep expiring the connection", func() bool {
+				tn.readers.mu.Lock()
+				defer tn.readers.mu.Unlock()
+				for _, rc := range tn.readers.slots {
+					if rc != nil && rc.rd.readBy.Load() == math.MaxInt64 {
+						return true
+					}
+				}
+				return false
+			})
+			close(st.release)
+			c.waitFrame(0, 10*time.Second, hasID(1, "welcome"))
+			if r := c.request(map[string]any{"type": "subscribe", "users": []string{"x"}}); r["type"] != "ok" {
+				t.Fatalf("subscribe after a late welcome: %v", r)
+			}
 		})
 	}
 }
