@@ -10,6 +10,7 @@ import (
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/ipt"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // The telephony routes, for HTTP-only bridges (contract §7). They apply the
@@ -209,16 +210,16 @@ func (a *api) decodeSync(w http.ResponseWriter, r *http.Request) (ipt.Sync, erro
 	if err := decodeBody(data, &body); err != nil {
 		return ipt.Sync{}, err
 	}
-	m := ipt.Sync{Bridge: body.Bridge, Devices: make([]ipt.SyncDevice, len(body.Devices))}
+	m := ipt.Sync{Bridge: body.Bridge, Devices: make([]wire.Device, len(body.Devices))}
 	for i, raw := range body.Devices {
 		at := fmt.Sprintf("devices[%d]", i)
 		var d syncDeviceBody
 		if err := decodeAt(raw, at, &d); err != nil {
 			return ipt.Sync{}, err
 		}
-		m.Devices[i] = ipt.SyncDevice{Ext: d.Ext, User: d.User, State: d.State}
+		m.Devices[i] = wire.Device{Ext: d.Ext, User: d.User, State: d.State}
 		if len(d.Call) > 0 && string(d.Call) != "null" {
-			var c ipt.CallInfo
+			var c wire.SyncCall
 			if err := decodeAt(d.Call, at+".call", &c); err != nil {
 				return ipt.Sync{}, err
 			}

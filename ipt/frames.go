@@ -24,12 +24,6 @@ var extPattern = regexp.MustCompile(`^[A-Za-z0-9_+#*.@-]{1,64}$`)
 // ValidExt reports whether s is a valid extension.
 func ValidExt(s string) bool { return extPattern.MatchString(s) }
 
-// CallInfo is a call as a bridge reports it in ipt.sync.
-type CallInfo = wire.SyncCall
-
-// SyncDevice is one device of an ipt.sync.
-type SyncDevice = wire.Device
-
 // Sync is the ipt.sync frame's body (and the body of POST /v1/ipt/sync):
 // the full truth of every device behind one bridge. The shape is the one
 // bridges send (wire.SyncBody); the rules are here (Validate).

@@ -36,33 +36,35 @@ func fieldsOf(t *testing.T, err error) []string {
 }
 
 func TestSyncValidate(t *testing.T) {
-	reg := func(ext, user string) SyncDevice { return SyncDevice{Ext: ext, User: user, State: wire.SyncRegistered} }
-	withCall := func(d SyncDevice, c CallInfo) SyncDevice { d.Call = &c; return d }
+	reg := func(ext, user string) wire.Device {
+		return wire.Device{Ext: ext, User: user, State: wire.SyncRegistered}
+	}
+	withCall := func(d wire.Device, c wire.SyncCall) wire.Device { d.Call = &c; return d }
 	tests := []struct {
 		name string
 		sync Sync
 		want []string
 	}{
-		{"valid", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"),
-			withCall(reg("+4930-12", "u_2"), CallInfo{ID: "1700000000.42", State: "in_call", Direction: "inbound", Peer: "+49301234", Since: "2026-11-26T09:00:00Z"}),
+		{"valid", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"),
+			withCall(reg("+4930-12", "u_2"), wire.SyncCall{ID: "1700000000.42", State: "in_call", Direction: "inbound", Peer: "+49301234", Since: "2026-11-26T09:00:00Z"}),
 			{Ext: "1003", User: "u3", State: wire.SyncUnregistered}}}, nil},
 		{"empty device list is valid", Sync{Bridge: "b1"}, nil},
-		{"missing bridge", Sync{Devices: []SyncDevice{reg("1001", "u1")}}, []string{"bridge"}},
+		{"missing bridge", Sync{Devices: []wire.Device{reg("1001", "u1")}}, []string{"bridge"}},
 		{"bad bridge id", Sync{Bridge: "b.1"}, []string{"bridge"}},
 		{"bridge with brace", Sync{Bridge: "{b}"}, []string{"bridge"}},
-		{"missing ext", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), reg("", "u2")}}, []string{"devices[1].ext"}},
-		{"ext with space", Sync{Bridge: "b1", Devices: []SyncDevice{reg("10 01", "u1")}}, []string{"devices[0].ext"}},
-		{"duplicate ext", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), reg("1002", "u2"), reg("1001", "u3")}}, []string{"devices[2].ext"}},
-		{"missing user", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "")}}, []string{"devices[0].user"}},
-		{"bad user id", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u*")}}, []string{"devices[0].user"}},
-		{"bad state", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), reg("1002", "u2"), {Ext: "1003", User: "u3", State: "idle"}}}, []string{"devices[2].state"}},
-		{"missing state", Sync{Bridge: "b1", Devices: []SyncDevice{{Ext: "1001", User: "u1"}}}, []string{"devices[0].state"}},
-		{"bad call state", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(reg("1001", "u1"), CallInfo{ID: "c1", State: "ended"})}}, []string{"devices[0].call.state"}},
-		{"call without id", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(reg("1001", "u1"), CallInfo{State: "ringing"})}}, []string{"devices[0].call.id"}},
-		{"call fields", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(reg("1001", "u1"), CallInfo{ID: "c 1", State: "held", Direction: "sideways", Peer: strings.Repeat("9", 129), Since: "yesterday"})}},
+		{"missing ext", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"), reg("", "u2")}}, []string{"devices[1].ext"}},
+		{"ext with space", Sync{Bridge: "b1", Devices: []wire.Device{reg("10 01", "u1")}}, []string{"devices[0].ext"}},
+		{"duplicate ext", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"), reg("1002", "u2"), reg("1001", "u3")}}, []string{"devices[2].ext"}},
+		{"missing user", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "")}}, []string{"devices[0].user"}},
+		{"bad user id", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u*")}}, []string{"devices[0].user"}},
+		{"bad state", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"), reg("1002", "u2"), {Ext: "1003", User: "u3", State: "idle"}}}, []string{"devices[2].state"}},
+		{"missing state", Sync{Bridge: "b1", Devices: []wire.Device{{Ext: "1001", User: "u1"}}}, []string{"devices[0].state"}},
+		{"bad call state", Sync{Bridge: "b1", Devices: []wire.Device{withCall(reg("1001", "u1"), wire.SyncCall{ID: "c1", State: "ended"})}}, []string{"devices[0].call.state"}},
+		{"call without id", Sync{Bridge: "b1", Devices: []wire.Device{withCall(reg("1001", "u1"), wire.SyncCall{State: "ringing"})}}, []string{"devices[0].call.id"}},
+		{"call fields", Sync{Bridge: "b1", Devices: []wire.Device{withCall(reg("1001", "u1"), wire.SyncCall{ID: "c 1", State: "held", Direction: "sideways", Peer: strings.Repeat("9", 129), Since: "yesterday"})}},
 			[]string{"devices[0].call.id", "devices[0].call.direction", "devices[0].call.peer", "devices[0].call.since"}},
-		{"call on unregistered device", Sync{Bridge: "b1", Devices: []SyncDevice{withCall(SyncDevice{Ext: "1001", User: "u1", State: wire.SyncUnregistered}, CallInfo{ID: "c1", State: "ringing"})}}, []string{"devices[0].call"}},
-		{"every bad field named", Sync{Bridge: "", Devices: []SyncDevice{{Ext: "", User: "", State: "on"}}}, []string{"bridge", "devices[0].ext", "devices[0].user", "devices[0].state"}},
+		{"call on unregistered device", Sync{Bridge: "b1", Devices: []wire.Device{withCall(wire.Device{Ext: "1001", User: "u1", State: wire.SyncUnregistered}, wire.SyncCall{ID: "c1", State: "ringing"})}}, []string{"devices[0].call"}},
+		{"every bad field named", Sync{Bridge: "", Devices: []wire.Device{{Ext: "", User: "", State: "on"}}}, []string{"bridge", "devices[0].ext", "devices[0].user", "devices[0].state"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -203,7 +203,7 @@ func (s *Service) Sync(ctx context.Context, tenant, session string, m Sync, now 
 		if !ok || old.Bridge != m.Bridge {
 			continue
 		}
-		d, notes := applySync(old, SyncDevice{Ext: ext, User: old.User, State: wire.SyncUnregistered}, m.Bridge, now)
+		d, notes := applySync(old, wire.Device{Ext: ext, User: old.User, State: wire.SyncUnregistered}, m.Bridge, now)
 		b.notes = append(b.notes, notes...)
 		if err := s.put(ctx, b, &old, d); err != nil {
 			return Result{}, err

@@ -169,13 +169,13 @@ func (f *fixture) wantPhone(user, want string) {
 	}
 }
 
-func reg(ext, user string) SyncDevice {
-	return SyncDevice{Ext: ext, User: user, State: wire.SyncRegistered}
+func reg(ext, user string) wire.Device {
+	return wire.Device{Ext: ext, User: user, State: wire.SyncRegistered}
 }
 
-func regCall(ext, user, id, state string) SyncDevice {
+func regCall(ext, user, id, state string) wire.Device {
 	d := reg(ext, user)
-	d.Call = &CallInfo{ID: id, State: state, Direction: wire.Inbound, Peer: "555"}
+	d.Call = &wire.SyncCall{ID: id, State: state, Direction: wire.Inbound, Peer: "555"}
 	return d
 }
 
@@ -223,7 +223,7 @@ func testCallLifecycle(f *fixture) {
 		f.t.Fatal(err)
 	}
 	f.wantPhone("u1", "-")
-	res := f.sync("bridge-s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	res := f.sync("bridge-s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	f.wantCalls(res)
 	f.wantPhone("u1", "idle 1001")
 	if len(res.Changes) != 1 {
@@ -269,7 +269,7 @@ func testCallLifecycle(f *fixture) {
 }
 
 func testSeq(f *fixture) {
-	f.sync("", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	ev := func(seq int64, event, call string) Event {
 		return Event{Bridge: "b1", Seq: seq, Ext: "1001", Event: event, Call: call}
 	}
@@ -299,7 +299,7 @@ func testSeq(f *fixture) {
 }
 
 func testRestart(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	for seq := int64(1); seq <= 5; seq++ {
 		f.event("s1", Event{Bridge: "b1", Seq: seq, Ext: "1001", Event: wire.EventRegistered})
 	}
@@ -307,7 +307,7 @@ func testRestart(f *fixture) {
 		f.t.Fatal("seq 1 accepted before the restart's sync")
 	}
 	// The bridge restarts: a sync, then it counts from 1.
-	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s2", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	res := f.event("s2", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	if res.Ignored {
 		f.t.Fatal("seq 1 ignored after the restart's sync")
@@ -326,13 +326,13 @@ func testRestart(f *fixture) {
 // nothing: not the device (the bridge's truth is s2's sync) and not the
 // sequence (s2's events must not be ignored as resends).
 func testReplacedConnection(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	f.event("s1", Event{Bridge: "b1", Seq: 2, Ext: "1001", Event: wire.EventAnswered, Call: "c1"})
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	// s1's "held" (seq 3) is in flight when the bridge, which got no reply,
 	// reconnects as s2 and syncs what it knows.
-	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
+	f.sync("s2", Sync{Bridge: "b1", Devices: []wire.Device{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	if res := f.event("s1", Event{Bridge: "b1", Seq: 3, Ext: "1001", Event: wire.EventHeld, Call: "c1"}); !res.Ignored {
 		f.t.Fatalf("an event of the replaced connection was applied after the new connection's sync: %+v", res)
 	}
@@ -351,14 +351,14 @@ func testReplacedConnection(f *fixture) {
 }
 
 func testSyncSweep(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{
 		regCall("1001", "u1", "c1", wire.PhoneInCall), reg("1002", "u2"), regCall("1003", "u3", "c3", wire.PhoneRinging)}})
 	f.wantPhone("u1", "in_call 1001 c1 in_call")
 	f.wantPhone("u2", "idle 1002")
 	f.wantPhone("u3", "ringing 1003 c3 ringing")
 
 	// 1001 lost its call, 1002 is left out, 1003's call was replaced.
-	res := f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
+	res := f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{
 		reg("1001", "u1"), regCall("1003", "u3", "c4", wire.PhoneHeld)}})
 	f.wantCalls(res,
 		"u1 1001 ended c1 ended/resync",
@@ -372,7 +372,7 @@ func testSyncSweep(f *fixture) {
 	}
 
 	// The same sync again changes nothing and announces nothing.
-	res = f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
+	res = f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{
 		reg("1001", "u1"), regCall("1003", "u3", "c4", wire.PhoneHeld)}})
 	f.wantCalls(res)
 	if len(res.Changes) != 0 {
@@ -387,7 +387,7 @@ func testSyncSweep(f *fixture) {
 }
 
 func testSyncReveals(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneRinging)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{regCall("1001", "u1", "c1", wire.PhoneRinging)}})
 	steps := []struct {
 		state, call string
 	}{
@@ -396,14 +396,14 @@ func testSyncReveals(f *fixture) {
 		{wire.PhoneInCall, "u1 1001 resumed c1 in_call"},
 	}
 	for _, st := range steps {
-		res := f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", st.state)}})
+		res := f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{regCall("1001", "u1", "c1", st.state)}})
 		f.wantCalls(res, st.call)
 		f.wantPhone("u1", st.state+" 1001 c1 "+st.state)
 	}
 }
 
 func testSessionEnded(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{
 		regCall("1001", "u1", "c1", wire.PhoneInCall), reg("1002", "u2"), {Ext: "1003", User: "u3", State: wire.SyncUnregistered}}})
 	// Another session ending touches nothing.
 	res, err := f.svc.SessionEnded(f.ctx, tenant, "s-other", f.tick())
@@ -427,7 +427,7 @@ func testSessionEnded(f *fixture) {
 		f.t.Fatalf("%d changes, want 3", len(res.Changes))
 	}
 	// Reconnect + sync restores the truth: c1 ended meanwhile, u3 came back.
-	res = f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), reg("1002", "u2"), reg("1003", "u3")}})
+	res = f.sync("s2", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"), reg("1002", "u2"), reg("1003", "u3")}})
 	f.wantCalls(res, "u1 1001 ended c1 ended/resync")
 	f.wantPhone("u1", "idle 1001")
 	f.wantPhone("u2", "idle 1002")
@@ -439,15 +439,15 @@ func testSessionEnded(f *fixture) {
 		f.t.Fatal(err)
 	}
 	f.wantPhone("u2", "unknown 1002")
-	res = f.sync("s3", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1"), regCall("1002", "u2", "c2", wire.PhoneInCall), reg("1003", "u3")}})
+	res = f.sync("s3", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1"), regCall("1002", "u2", "c2", wire.PhoneInCall), reg("1003", "u3")}})
 	f.wantCalls(res)
 	f.wantPhone("u2", "in_call 1002 c2 in_call")
 }
 
 func testSessionRebound(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	// The bridge reconnected on s2 before s1's grace ran out.
-	f.sync("s2", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s2", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	res, err := f.svc.SessionEnded(f.ctx, tenant, "s1", f.tick())
 	if err != nil || len(res.Changes) != 0 {
 		f.t.Fatalf("old session ended: %d changes, %v", len(res.Changes), err)
@@ -469,7 +469,7 @@ func testSessionRebound(f *fixture) {
 
 func testHTTPBridgeTTL(f *fixture) {
 	start := f.now
-	f.sync("", Sync{Bridge: "hb", Devices: []SyncDevice{reg("1001", "u1")}}) // at start+1s
+	f.sync("", Sync{Bridge: "hb", Devices: []wire.Device{reg("1001", "u1")}}) // at start+1s
 	ttl := f.svc.Options().BridgeTTL
 	expire := func(at time.Time) Result {
 		f.t.Helper()
@@ -497,7 +497,7 @@ func testHTTPBridgeTTL(f *fixture) {
 	}
 	// It posts again: a sync restores the truth.
 	f.now = start.Add(2 * time.Hour)
-	f.sync("", Sync{Bridge: "hb", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("", Sync{Bridge: "hb", Devices: []wire.Device{reg("1001", "u1")}})
 	f.wantPhone("u1", "idle 1001")
 
 	if err := f.svc.Heartbeat(f.ctx, tenant, "h.b", f.now); problem.As(err) == nil {
@@ -528,7 +528,7 @@ func testUnknownExtension(f *fixture) {
 }
 
 func testExtMoves(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	f.wantPhone("u1", "idle 1001")
 	f.wantPhone("u3", "-")
 	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", User: "u2", Event: wire.EventRinging, Call: "c1"})
@@ -539,14 +539,14 @@ func testExtMoves(f *fixture) {
 		f.t.Fatalf("%d changes, want 2 (old and new owner)", len(res.Changes))
 	}
 	// A sync naming another user moves it again; the call ends for u2.
-	res = f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	res = f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	f.wantCalls(res, "u2 1001 ended c1 ended/resync")
 	f.wantPhone("u1", "idle 1001")
 	f.wantPhone("u2", "-")
 }
 
 func testSeveralExtensions(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1002", "u1"), reg("1001", "u1"), {Ext: "1000", User: "u1", State: wire.SyncUnregistered}}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1002", "u1"), reg("1001", "u1"), {Ext: "1000", User: "u1", State: wire.SyncUnregistered}}})
 	f.wantPhone("u1", "idle 1001") // idle beats unregistered; lowest ext among equals
 	steps := []struct {
 		event Event
@@ -568,8 +568,8 @@ func testSeveralExtensions(f *fixture) {
 }
 
 func testSeveralBridges(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
-	f.sync("s2", Sync{Bridge: "b2", Devices: []SyncDevice{reg("2001", "u2")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
+	f.sync("s2", Sync{Bridge: "b2", Devices: []wire.Device{reg("2001", "u2")}})
 	// Each bridge has its own sequence.
 	f.event("s1", Event{Bridge: "b1", Seq: 7, Ext: "1001", Event: wire.EventRinging, Call: "c1"})
 	if res := f.event("s2", Event{Bridge: "b2", Seq: 1, Ext: "2001", Event: wire.EventRinging, Call: "c2"}); res.Ignored {
@@ -583,13 +583,13 @@ func testSeveralBridges(f *fixture) {
 	f.wantPhone("u1", "unknown 1001")
 	f.wantPhone("u2", "ringing 2001 c2 ringing")
 	// An extension reported by b2 moves to b2: b1's sync no longer sweeps it.
-	f.sync("s2", Sync{Bridge: "b2", Devices: []SyncDevice{reg("2001", "u2"), reg("1001", "u1")}})
+	f.sync("s2", Sync{Bridge: "b2", Devices: []wire.Device{reg("2001", "u2"), reg("1001", "u1")}})
 	f.sync("s3", Sync{Bridge: "b1"})
 	f.wantPhone("u1", "idle 1001")
 }
 
 func testUnregisteredEndsCall(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventUnregistered})
 	f.wantCalls(res, "u1 1001 ended c1 ended/unregistered")
 	f.wantPhone("u1", "unregistered 1001")
@@ -598,7 +598,7 @@ func testUnregisteredEndsCall(f *fixture) {
 }
 
 func testCallWaiting(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{regCall("1001", "u1", "c1", wire.PhoneInCall)}})
 	// A second call rings during c1: announced, c1 stays current.
 	res := f.event("s1", Event{Bridge: "b1", Seq: 1, Ext: "1001", Event: wire.EventRinging, Call: "c2", Peer: "777"})
 	f.wantCalls(res, "u1 1001 ringing c2 ringing")
@@ -615,7 +615,7 @@ func testCallWaiting(f *fixture) {
 }
 
 func testConcurrentResend(f *fixture) {
-	f.sync("", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	// An HTTP retry reaching several nodes at once: one applies it.
 	nodes := []*Service{f.svc, NewService(f.state, f.pres, f.svc.Options()), NewService(f.state, f.pres, f.svc.Options())}
 	results := make(chan Result, 3*len(nodes))
@@ -680,7 +680,7 @@ func (h *heldPhone) SetPhone(ctx context.Context, t, u string, p *wire.Phone, no
 // other). The one that read the devices first writes its overlay last: the
 // overlay must still end as the devices say, not as that older read.
 func testOverlayRace(f *fixture) {
-	f.sync("s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}})
+	f.sync("s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}})
 	slow := &heldPhone{Store: f.pres, armed: true, reached: make(chan struct{}), released: make(chan struct{})}
 	a := NewService(f.state, slow, f.svc.Options())
 	done := make(chan error, 1)
@@ -703,7 +703,7 @@ func testOverlayRace(f *fixture) {
 }
 
 func testServiceValidates(f *fixture) {
-	_, err := f.svc.Sync(f.ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{{Ext: "1001", User: "u1", State: "up"}}}, f.tick())
+	_, err := f.svc.Sync(f.ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []wire.Device{{Ext: "1001", User: "u1", State: "up"}}}, f.tick())
 	if p := problem.As(err); p == nil || len(p.Errors) != 1 || p.Errors[0].Field != "devices[0].state" {
 		f.t.Fatalf("sync with a bad state: %v", err)
 	}
@@ -722,7 +722,7 @@ func TestRedisStateUnavailable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Kill()
-	_, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}}, time.Now())
+	_, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}}, time.Now())
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("sync with Redis down: %v, want ErrUnavailable", err)
 	}
@@ -742,7 +742,7 @@ func TestRedisStateErrorsAreNotAllOutages(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := NewService(NewRedisState(client, "pgw"), presence.NewMemory(presence.DefaultOptions()), Options{})
-	_, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}}, time.Now())
+	_, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}}, time.Now())
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("sync on a WRONGTYPE key: %v, want an error that is not ErrUnavailable", err)
 	}
@@ -759,7 +759,7 @@ func TestRedisKeys(t *testing.T) {
 	defer cancel()
 	svc := NewService(NewRedisState(client, "pgw"), presence.NewMemory(presence.DefaultOptions()), Options{})
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	if _, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []SyncDevice{reg("1001", "u1")}}, now); err != nil {
+	if _, err := svc.Sync(ctx, tenant, "s1", Sync{Bridge: "b1", Devices: []wire.Device{reg("1001", "u1")}}, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Sync(ctx, tenant, "", Sync{Bridge: "h1"}, now); err != nil {

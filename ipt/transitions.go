@@ -131,7 +131,7 @@ func applyEvent(d Device, e Event, at time.Time) (Device, []callNote) {
 // bring clients in line: the old call ends (resync) when the sync lists
 // another call or none; a call the gateway did not know, or whose state
 // changed, is announced with the event of its state.
-func applySync(old Device, sd SyncDevice, bridge string, at time.Time) (Device, []callNote) {
+func applySync(old Device, sd wire.Device, bridge string, at time.Time) (Device, []callNote) {
 	d := Device{Ext: sd.Ext, User: sd.User, Bridge: bridge, State: wire.PhoneUnregistered}
 	if sd.State == wire.SyncRegistered {
 		if sd.Call != nil {
