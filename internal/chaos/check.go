@@ -26,6 +26,16 @@ func (r *run) converge(round int) []string {
 	}
 	var diff []string
 	for {
+		if b := r.bridge.conn; b == nil || b.Closed() {
+			// A real bridge reconnects and syncs whenever its connection
+			// closes (a node re-asserting after the heal closes it): so
+			// does this one while the checker waits, or its session's
+			// grace runs out and its phones turn unknown for good.
+			r.log("bridge: connection closed while converging: reconnecting")
+			if err := r.settleBridge(deadline); err != nil {
+				return []string{err.Error()}
+			}
+		}
 		diff = r.converged()
 		if len(diff) == 0 || time.Now().After(deadline) {
 			break
