@@ -3,9 +3,10 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"github.com/pgw/pgw/wire"
 	"math/rand/v2"
 	"time"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // simSource drives extensions through realistic call cycles without a PBX:
