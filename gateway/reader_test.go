@@ -163,9 +163,11 @@ func TestReaderSlowSenderIsClosed(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			tn := startNode(t, func(c *Config) {
 				c.Reader = mode
-				c.HelloWait = 400 * time.Millisecond
-				c.Heartbeat = 400 * time.Millisecond
-				c.PongWait = 500 * time.Millisecond
+				// Generous: pingClient's hello must arrive in time on a
+				// loaded machine.
+				c.HelloWait = 2 * time.Second
+				c.Heartbeat = 900 * time.Millisecond
+				c.PongWait = 2 * time.Second
 			})
 			// Before welcome: a hello's first three bytes.
 			c := dial(t, tn.url, nil)
@@ -266,15 +268,15 @@ func TestReaderPongsKeepAlive(t *testing.T) {
 			tn := startNode(t, func(c *Config) {
 				c.Reader = mode
 				c.Heartbeat = 300 * time.Millisecond // the sweeper pings at most once a second
-				c.PongWait = 2500 * time.Millisecond
+				c.PongWait = 4 * time.Second
 			})
 			alive, pings := pingClient(t, tn, "alive", true)
 			dead, _ := pingClient(t, tn, "dead", false)
 			if ce := dead.waitClose(20 * time.Second); ce == nil {
 				t.Fatal("no close")
 			}
-			// Past the dead one's close and 3 pong waits of pings answered.
-			waitUntil(t, 60*time.Second, "8 pings", func() bool { return pings.Load() >= 8 })
+			// Past the dead one's close and about 3 pong waits of pings answered.
+			waitUntil(t, 90*time.Second, "12 pings", func() bool { return pings.Load() >= 12 })
 			if r := alive.request(map[string]any{"type": "subscribe", "users": []string{"x"}}); r["type"] != "ok" {
 				t.Fatalf("subscribe after pings: %v", r)
 			}
@@ -331,7 +333,7 @@ func TestReaderHelloAnsweredAfterItsWait(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			st := &slowConnects{Store: presence.NewMemory(presence.DefaultOptions()),
 				arrived: make(chan struct{}, 1), release: make(chan struct{})}
-			tn := startNodeDeps(t, func(c *Config) { c.Reader = mode; c.HelloWait = 300 * time.Millisecond }, Deps{Store: st})
+			tn := startNodeDeps(t, func(c *Config) { c.Reader = mode; c.HelloWait = time.Second }, Deps{Store: st})
 			c := dial(t, tn.url, nil)
 			c.send(map[string]any{"type": "hello", "id": 1, "token": token(t, "late", "acme"), "session": "s1", "window": "main", "device": "desktop"})
 			select {
