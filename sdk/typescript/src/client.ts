@@ -141,6 +141,12 @@ interface Pending {
   reject: (err: Error) => void;
   /** Re-send after a reconnect when the reply was lost. */
   retry: boolean;
+  /**
+   * A subscribe of users and tenant already registered in `subs` and
+   * `tenantSubs`: while it waits in the queue, the re-subscribe of the next
+   * welcome asks for all it asks for, and answers it instead.
+   */
+  covered?: boolean;
   id?: number;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -640,17 +646,28 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
     this.emit('welcome', w);
     for (const r of this.readyWaiters.splice(0)) r.resolve(w);
     this.scheduleRefresh();
-    if (this.subs.size > 0 || this.tenantSubs > 0) void this.resubscribe();
+    void this.resubscribe();
     if (this.lastIdle === true) this.send({ type: 'idle', idle: true }, true).catch((e) => this.emit('error', asError(e)));
     this.flush();
   }
 
+  /**
+   * Subscribes on the new connection to every user and the tenant still
+   * wanted, in one request (split only past the per-frame limit). Subscribes
+   * still queued (made while not open, or whose reply the last connection
+   * lost) ask for a part of that: they leave the queue and settle with this
+   * reply, so the server gets one subscribe per need.
+   */
   private async resubscribe(): Promise<void> {
+    const covered = this.queue.filter((p) => p.covered);
+    if (covered.length > 0) this.queue.splice(0, this.queue.length, ...this.queue.filter((p) => !p.covered));
     const tenant = this.tenantSubs > 0;
     try {
       const list = await this.sendSubscribe([...this.subs.keys()], tenant);
       this.applySnapshot(list, tenant);
+      for (const p of covered) p.resolve({ presence: list });
     } catch (err) {
+      for (const p of covered) p.reject(asError(err));
       // A lost reply re-sends on the next welcome; anything else is reported.
       if (!(err instanceof PgwConnectionError && err.kind !== 'timeout')) this.emit('error', asError(err));
     }
@@ -685,9 +702,9 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
 
   // ---- requests -----------------------------------------------------------
 
-  private send(frame: ClientFrame, retry: boolean): Promise<Reply> {
+  private send(frame: ClientFrame, retry: boolean, covered = false): Promise<Reply> {
     if (this.currentState === 'closed') return Promise.reject(this.terminalError());
-    return new Promise((resolve, reject) => this.enqueue({ frame, resolve, reject, retry }));
+    return new Promise((resolve, reject) => this.enqueue({ frame, resolve, reject, retry, covered }));
   }
 
   private enqueue(p: Pending): void {
@@ -732,7 +749,7 @@ export class PgwClient extends Emitter<ClientEvents> implements ViewOwner {
       if (frames.length > 0) (frames[0] as ClientFrame).tenant = true;
       else frames.push({ type: 'subscribe', tenant: true });
     }
-    const replies = await Promise.all(frames.map((f) => this.send(f, true)));
+    const replies = await Promise.all(frames.map((f) => this.send(f, true, true)));
     const out: Presence[] = [];
     for (const r of replies) {
       if (Array.isArray(r.presence)) for (const p of r.presence) if (isPresence(p)) out.push(p);

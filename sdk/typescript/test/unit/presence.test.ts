@@ -142,3 +142,104 @@ describe('version ordering', () => {
     expect(ws2.last('subscribe').users).toEqual(['u3']);
   });
 });
+
+describe('one subscribe per need on a welcome', () => {
+  it('subscribe() before the first welcome: one subscribe frame, and the views fill from its reply', async () => {
+    const h = harness();
+    const tenantView = h.client.subscribe({ tenant: true });
+    const usersView = h.client.subscribe(['u2', 'u9']);
+    const ws = await h.welcome();
+    const frames = ws.frames('subscribe');
+    expect(frames).toHaveLength(1);
+    expect(frames[0]).toMatchObject({ users: ['u2', 'u9'], tenant: true });
+    ws.ok('subscribe', { presence: [presence('u2', 4), presence('u3', 2, 'busy'), presence('u9', 1, 'offline')] });
+    const [t, u] = await Promise.all([tenantView, usersView]);
+    expect(t.get('u3')).toMatchObject({ status: 'busy', version: 2 });
+    expect(t.get('u2')).toMatchObject({ status: 'online', version: 4 });
+    expect(u.toMap()).toEqual(new Map([['u2', presence('u2', 4)], ['u9', presence('u9', 1, 'offline')]]));
+    await tick();
+    expect(ws.frames('subscribe')).toHaveLength(1);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('a subscribe() before open rejects when the client is closed before the welcome', async () => {
+    const h = harness();
+    const view = h.client.subscribe({ tenant: true });
+    await tick();
+    h.client.close();
+    await expect(view).rejects.toMatchObject({ name: 'PgwConnectionError', kind: 'closed' });
+    expect(h.sock().frames('subscribe')).toHaveLength(0);
+  });
+
+  it('a subscribe() before open rejects when the client is closed after the welcome, before the reply', async () => {
+    const h = harness();
+    const view = h.client.subscribe(['u2']);
+    const ws = await h.welcome();
+    expect(ws.frames('subscribe')).toHaveLength(1);
+    h.client.close();
+    await expect(view).rejects.toMatchObject({ name: 'PgwConnectionError', kind: 'closed' });
+  });
+
+  it('a subscribe() before open rejects with the problem when the server refuses the subscribe', async () => {
+    const h = harness();
+    const view = h.client.subscribe({ tenant: true });
+    const ws = await h.welcome();
+    ws.receive({ type: 'error', id: ws.last('subscribe').id, error: { status: 403, code: 'forbidden', detail: 'tenant: role user may not subscribe to the tenant' } });
+    await tick();
+    // The failed view is released: its tenant subscription is undone.
+    expect(ws.last('unsubscribe')).toMatchObject({ tenant: true });
+    ws.ok('unsubscribe');
+    await expect(view).rejects.toMatchObject({ name: 'PgwError', status: 403, code: 'forbidden' });
+  });
+
+  it('reconnect: a subscribe() made while disconnected rides on the re-subscribe (one frame)', async () => {
+    const { h, ws, view } = await subscribed(['u2'], [presence('u2', 5)]);
+    ws.serverClose(1006);
+    expect(h.client.state).toBe('reconnecting');
+    const later = h.client.subscribe(['u3']);
+    await vi.advanceTimersByTimeAsync(250);
+    const ws2 = await h.welcome();
+    const frames = ws2.frames('subscribe');
+    expect(frames).toHaveLength(1);
+    expect(frames[0].users).toEqual(['u2', 'u3']);
+    ws2.ok('subscribe', { presence: [presence('u2', 6, 'away'), presence('u3', 1)] });
+    const v3 = await later;
+    expect(v3.toMap()).toEqual(new Map([['u3', presence('u3', 1)]]));
+    expect(view.get('u2')).toMatchObject({ status: 'away', version: 6 });
+  });
+
+  it('reconnect: a subscribe whose reply was lost, and a lost re-subscribe, are answered by one new frame', async () => {
+    const h = harness();
+    const ws1 = await h.welcome();
+    const first = h.client.subscribe(['u2']);
+    expect(ws1.frames('subscribe')).toHaveLength(1);
+    ws1.serverClose(1006); // the reply is lost
+    await vi.advanceTimersByTimeAsync(250);
+    const ws2 = await h.welcome();
+    expect(ws2.frames('subscribe')).toHaveLength(1);
+    ws2.serverClose(1006); // and the re-subscribe's reply too
+    await vi.advanceTimersByTimeAsync(250);
+    const ws3 = await h.welcome();
+    const frames = ws3.frames('subscribe');
+    expect(frames).toHaveLength(1);
+    expect(frames[0].users).toEqual(['u2']);
+    ws3.ok('subscribe', { presence: [presence('u2', 3)] });
+    const view = await first;
+    expect(view.get('u2')).toMatchObject({ version: 3 });
+    await tick();
+    expect(ws3.frames('subscribe')).toHaveLength(1);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('a subscribe() while disconnected of a user unsubscribed meanwhile sends nothing for it', async () => {
+    const h = harness();
+    const ws1 = await h.welcome();
+    ws1.serverClose(1006);
+    const view = h.client.subscribe(['u2']);
+    await h.client.unsubscribe(['u2']);
+    await vi.advanceTimersByTimeAsync(250);
+    const ws2 = await h.welcome();
+    expect(ws2.frames('subscribe')).toHaveLength(0);
+    await expect(view).resolves.toMatchObject({ size: 0 });
+  });
+});

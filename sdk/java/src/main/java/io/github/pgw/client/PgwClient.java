@@ -58,7 +58,8 @@ import okhttp3.WebSocketListener;
  * <p>Requests made while connecting or reconnecting wait and are sent after the next welcome.
  * Requests whose reply was lost in a drop are sent again after the reconnect ({@code status},
  * {@code idle}, {@code subscribe}, {@code unsubscribe}); {@code refresh}, {@code logout} and
- * {@link #request} frames fail with {@link PgwConnectionException.Kind#LOST}.
+ * {@link #request} frames fail with {@link PgwConnectionException.Kind#LOST}. A subscribe waiting
+ * for the welcome is answered by the welcome's one re-subscribe of all that is still wanted.
  */
 public final class PgwClient implements AutoCloseable {
     private static final AtomicInteger THREADS = new AtomicInteger();
@@ -117,12 +118,19 @@ public final class PgwClient implements AutoCloseable {
         final JsonObject frame;
         final CompletableFuture<JsonObject> future = new CompletableFuture<>();
         final boolean retry;
+        /**
+         * A subscribe of users and tenant already counted in {@link #subs} and {@link #tenantSubs}:
+         * while it waits in the queue, the re-subscribe of the next welcome asks for all it asks for,
+         * and answers it instead.
+         */
+        final boolean covered;
         long id = -1;
         ScheduledFuture<?> timer;
 
-        Pending(JsonObject frame, boolean retry) {
+        Pending(JsonObject frame, boolean retry, boolean covered) {
             this.frame = frame;
             this.retry = retry;
+            this.covered = covered;
         }
     }
 
@@ -323,7 +331,7 @@ public final class PgwClient implements AutoCloseable {
                 out.completeExceptionally(terminalError());
                 return;
             }
-            Pending p = new Pending(frame("logout"), false);
+            Pending p = new Pending(frame("logout"), false, false);
             loggingOut = p;
             enqueue(p);
             p.future.whenComplete((r, err) -> {
@@ -422,7 +430,7 @@ public final class PgwClient implements AutoCloseable {
 
     /** On the event thread: sends frame now, ahead of any queued request, when open; else fails. */
     CompletableFuture<JsonObject> transmitNow(JsonObject frame) {
-        Pending p = new Pending(frame, false);
+        Pending p = new Pending(frame, false, false);
         if (state != ConnectionState.OPEN || ws == null) {
             p.future.completeExceptionally(new PgwConnectionException(PgwConnectionException.Kind.LOST, "not connected", 0, ""));
         } else {
@@ -484,7 +492,12 @@ public final class PgwClient implements AutoCloseable {
 
     /** On the event thread. */
     private CompletableFuture<JsonObject> enqueueNew(JsonObject frame, boolean retry) {
-        Pending p = new Pending(frame, retry);
+        return enqueueNew(frame, retry, false);
+    }
+
+    /** On the event thread. */
+    private CompletableFuture<JsonObject> enqueueNew(JsonObject frame, boolean retry, boolean covered) {
+        Pending p = new Pending(frame, retry, covered);
         if (state == ConnectionState.CLOSED) p.future.completeExceptionally(terminalError());
         else enqueue(p);
         return p.future;
@@ -527,7 +540,7 @@ public final class PgwClient implements AutoCloseable {
             frames.get(0).addProperty("tenant", true);
         }
         List<CompletableFuture<JsonObject>> replies = new ArrayList<>();
-        for (JsonObject f : frames) replies.add(enqueueNew(f, true));
+        for (JsonObject f : frames) replies.add(enqueueNew(f, true, true));
         CompletableFuture<List<Presence>> out = new CompletableFuture<>();
         CompletableFuture.allOf(replies.toArray(new CompletableFuture<?>[0])).whenComplete((v, err) -> {
             if (err != null) {
@@ -652,14 +665,31 @@ public final class PgwClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Subscribes on the new connection to every user and the tenant still wanted, in one request
+     * (split only past the per-frame limit). Subscribes still queued (made while not open, or whose
+     * reply the last connection lost) ask for a part of that: they leave the queue and complete with
+     * this reply, so the server gets one subscribe per need.
+     */
     private void resubscribe() {
+        List<Pending> covered = new ArrayList<>();
+        for (Iterator<Pending> it = queue.iterator(); it.hasNext(); ) {
+            Pending p = it.next();
+            if (!p.covered) continue;
+            it.remove();
+            covered.add(p);
+        }
         boolean tenant = tenantSubs > 0;
         sendSubscribe(new ArrayList<>(subs.keySet()), tenant).whenComplete((list, err) -> {
             if (err == null) {
                 applySnapshot(list, tenant);
+                JsonObject reply = new JsonObject();
+                reply.add("presence", Json.GSON.toJsonTree(list));
+                for (Pending p : covered) p.future.complete(reply);
                 return;
             }
             Throwable e = unwrap(err);
+            for (Pending p : covered) p.future.completeExceptionally(e);
             // A lost reply is re-sent after the next welcome; anything else is reported.
             if (!(e instanceof PgwConnectionException && ((PgwConnectionException) e).getKind() != PgwConnectionException.Kind.TIMEOUT)) {
                 emitError(e);
@@ -866,7 +896,7 @@ public final class PgwClient implements AutoCloseable {
         for (CompletableFuture<Welcome> r : readyWaiters) r.complete(w);
         readyWaiters.clear();
         scheduleRefresh();
-        if (!subs.isEmpty() || tenantSubs > 0) resubscribe();
+        resubscribe();
         if (Boolean.TRUE.equals(lastIdle)) {
             JsonObject f = frame("idle");
             f.addProperty("idle", true);
