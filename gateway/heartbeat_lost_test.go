@@ -88,3 +88,35 @@ func TestReassertAfterLostHeartbeats(t *testing.T) {
 		return nil
 	})
 }
+
+// nowStore records every heartbeat at the store's own clock, whatever the
+// caller's: only the node's view of time is stale in the test below.
+type nowStore struct{ presence.Store }
+
+func (s nowStore) Heartbeat(ctx context.Context, node string, _ time.Time) (bool, error) {
+	return s.Store.Heartbeat(ctx, node, time.Now())
+}
+
+// TestStaleTickReassertsOnce: a heartbeat that started before the process
+// was paused (SIGSTOP, a VM pause) carries the tick's time from before the
+// pause, and gets through only after it. The node was declared dead
+// meanwhile and re-asserts; the next tick must not find a lapse and re-assert
+// a second time, which closes the bridge connections that just reconnected
+// and synced. Found by the chaos checker (10-minute run, rounds 14 and 15:
+// "declared dead", then "no heartbeat got through" 60-100 ms later).
+func TestStaleTickReassertsOnce(t *testing.T) {
+	const ttl = time.Hour // the heartbeat loop never ticks during the test
+	st := nowStore{presence.NewMemory(presence.Options{Grace: 300 * time.Millisecond, NodeTTL: ttl, MaxConnsPerUser: 32, Prefix: "pgw"})}
+	tn := startNodeDeps(t, func(c *Config) { c.NodeTTL = ttl }, Deps{Store: st})
+	ctx := context.Background()
+	// Another node declares this one dead.
+	if _, err := st.ReapDeadNodes(ctx, time.Now().Add(2*ttl)); err != nil {
+		t.Fatal(err)
+	}
+	before := readCounter(tn.metrics.reasserts)
+	tn.heartbeat(ctx, time.Now().Add(-2*ttl)) // the tick from before the pause
+	tn.heartbeat(ctx, time.Now())             // the tick sent after it
+	if got := readCounter(tn.metrics.reasserts) - before; got != 1 {
+		t.Fatalf("re-asserts after a paused heartbeat and the next tick: %v, want 1", got)
+	}
+}

@@ -112,8 +112,14 @@ func (n *Node) heartbeat(ctx context.Context, now time.Time) {
 	// reply lost on a slow link) and consumed the reaped mark: after no
 	// heartbeat got through for NodeTTL, the others may have reaped this
 	// node without it ever hearing so. Re-assert then too (it is idempotent).
-	lapsed := now.Sub(n.lastBeat) >= n.cfg.NodeTTL
-	n.lastBeat = now
+	// Measured when the heartbeat got through, not from the tick's time: a
+	// heartbeat that started before the process was paused carries a tick
+	// from before the pause, and the next tick would then find a lapse
+	// and re-assert a second time (closing the bridges that had just
+	// reconnected and synced).
+	got := time.Now()
+	lapsed := got.Sub(n.lastBeat) >= n.cfg.NodeTTL
+	n.lastBeat = got
 	verify := n.verifyConns.Swap(false)
 	switch {
 	case !alive:
