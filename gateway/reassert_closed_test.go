@@ -136,17 +136,7 @@ func TestReassertDoesNotResurrectLoggedOut(t *testing.T) {
 	// Only now does the re-assert's Connect reach Redis.
 	close(st.release)
 
-	testenv.WaitFor(t, 15*time.Second, func() error {
-		keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
-		if err != nil || len(keys) > 0 {
-			return fmt.Errorf(":conn: keys of the logged-out connection left: %v (%v)", keys, err)
-		}
-		p, err := rs.Get(ctx, "acme", "u1")
-		if err != nil || p.Status != wire.Offline {
-			return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
-		}
-		return nil
-	})
+	waitConnKeysGone(t, 15*time.Second, rdb, rs, "logged-out connection")
 }
 
 // TestReassertConnectFailed: a re-assert's Connect that failed is retried
@@ -201,17 +191,7 @@ func TestReassertConnectFailed(t *testing.T) {
 	if _, err := rs.Connect(ctx, late, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 20*time.Second, func() error {
-		keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
-		if err != nil || len(keys) > 0 {
-			return fmt.Errorf(":conn: keys of the closed connection left: %v (%v)", keys, err)
-		}
-		p, err := rs.Get(ctx, "acme", "u1")
-		if err != nil || p.Status != wire.Offline {
-			return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
-		}
-		return nil
-	})
+	waitConnKeysGone(t, 20*time.Second, rdb, rs, "closed connection")
 }
 
 // TestLoggedOutConnectionClosedWhenMissed: a session was logged out on one

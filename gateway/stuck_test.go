@@ -99,17 +99,7 @@ func TestHelloRefusedAfterAppliedConnect(t *testing.T) {
 			if ce := c.waitClose(10 * time.Second); ce == nil || ce.Code != 4500 {
 				t.Fatalf("close %v, want 4500", ce)
 			}
-			testenv.WaitFor(t, 15*time.Second, func() error {
-				keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
-				if err != nil || len(keys) > 0 {
-					return fmt.Errorf(":conn: keys of the refused connection left: %v (%v)", keys, err)
-				}
-				p, err := rs.Get(ctx, "acme", "u1")
-				if err != nil || p.Status != wire.Offline {
-					return fmt.Errorf("u1 is %s (%v), want offline", p.Status, err)
-				}
-				return nil
-			})
+			waitConnKeysGone(t, 15*time.Second, rdb, rs, "refused connection")
 		})
 	}
 }
@@ -156,13 +146,7 @@ func TestHelloRefusedConnectAppliedAfterTheUndo(t *testing.T) {
 	if _, err := rs.Connect(ctx, *st.late.Load(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 30*time.Second, func() error {
-		keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
-		if err != nil || len(keys) > 0 {
-			return fmt.Errorf(":conn: keys of the refused connection left: %v (%v)", keys, err)
-		}
-		return nil
-	})
+	waitConnKeysGone(t, 30*time.Second, rdb, nil, "refused connection")
 }
 
 // TestHelloRefusedWhenNATSRefusesInterest: a hello whose bus interest
@@ -290,4 +274,28 @@ func TestDetailKeepsMultiByteCharacters(t *testing.T) {
 	if !strings.Contains(detail, strings.Repeat("é", 39)+"€…") || strings.ContainsRune(detail, '\uFFFD') {
 		t.Fatalf("detail %q: want the first 40 characters, whole", detail)
 	}
+}
+
+// waitConnKeysGone waits (bounded) until Redis holds no :conn: key (what
+// names the connection that must leave none) and, with rs, until u1 of acme
+// reads offline there.
+func waitConnKeysGone(t *testing.T, timeout time.Duration, rdb *redis.Client, rs interface {
+	Get(ctx context.Context, tenant, user string) (wire.Presence, error)
+}, what string) {
+	t.Helper()
+	ctx := context.Background()
+	testenv.WaitFor(t, timeout, func() error {
+		keys, err := rdb.Keys(ctx, "pgw:conn:*").Result()
+		if err != nil || len(keys) > 0 {
+			return fmt.Errorf(":conn: keys of the %s left: %v (%v)", what, keys, err)
+		}
+		if rs == nil {
+			return nil
+		}
+		p, err := rs.Get(ctx, "acme", "u1")
+		if err != nil || p.Status != wire.Offline {
+			return fmt.Errorf("u1 is %s with %d sessions (%v), want offline", p.Status, p.Sessions, err)
+		}
+		return nil
+	})
 }
