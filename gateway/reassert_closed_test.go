@@ -93,22 +93,10 @@ func waitChan[T any](t *testing.T, ch <-chan T, what string) T {
 // Found by the chaos checker (seed 1, round 32 of the 10-minute run: a
 // connection closed 1000 logged_out kept its :conn: key).
 func TestReassertDoesNotResurrectLoggedOut(t *testing.T) {
-	srv := testenv.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opt := presence.DefaultOptions()
-	opt.Grace = 300 * time.Millisecond
 	// Long enough that the node never reaps itself while a Connect is held.
-	opt.NodeTTL = 10 * time.Second
-	rs, err := presence.NewRedis(ctx, redis.NewClient(&redis.Options{Addr: srv.Addr}), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
-	st := newHoldConnect(rs)
-	tn := startNodeDeps(t, func(c *Config) { c.NodeTTL = opt.NodeTTL }, Deps{Store: st})
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rs, st, tn, rdb := holdConnectNode(ctx, t, 10*time.Second, false)
 
 	c, w := connectUser(t, tn, "u1", "acme", "s1", "main")
 	conn, _ := w["conn"].(string)
@@ -144,22 +132,9 @@ func TestReassertDoesNotResurrectLoggedOut(t *testing.T) {
 // its user offline), and when it was in fact applied late, after the
 // connection closed, the key is taken back.
 func TestReassertConnectFailed(t *testing.T) {
-	srv := testenv.Redis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opt := presence.DefaultOptions()
-	opt.Grace = 300 * time.Millisecond
-	opt.NodeTTL = 2 * time.Second
-	rs, err := presence.NewRedis(ctx, redis.NewClient(&redis.Options{Addr: srv.Addr}), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rs.Close() })
-	st := newHoldConnect(rs)
-	st.fail = true
-	tn := startNodeDeps(t, func(c *Config) { c.NodeTTL = opt.NodeTTL }, Deps{Store: st})
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rs, st, tn, rdb := holdConnectNode(ctx, t, 2*time.Second, true)
 
 	c, w := connectUser(t, tn, "u1", "acme", "s1", "main")
 	conn, _ := w["conn"].(string)
@@ -240,4 +215,26 @@ func TestLoggedOutConnectionClosedWhenMissed(t *testing.T) {
 			})
 		})
 	}
+}
+
+// holdConnectNode starts a private Redis, a Redis store on it (grace 300 ms,
+// nodeTTL) wrapped in a holdConnect (failing its Connects when fail is
+// set), a node on that store, and a plain client of the same Redis.
+func holdConnectNode(ctx context.Context, t *testing.T, nodeTTL time.Duration, fail bool) (*presence.Redis, *holdConnect, *testNode, *redis.Client) {
+	t.Helper()
+	srv := testenv.Redis(t)
+	opt := presence.DefaultOptions()
+	opt.Grace = 300 * time.Millisecond
+	opt.NodeTTL = nodeTTL
+	rs, err := presence.NewRedis(ctx, redis.NewClient(&redis.Options{Addr: srv.Addr}), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	st := newHoldConnect(rs)
+	st.fail = fail
+	tn := startNodeDeps(t, func(c *Config) { c.NodeTTL = nodeTTL }, Deps{Store: st})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rs, st, tn, rdb
 }
