@@ -10,11 +10,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/presence"
 	"github.com/pgw/pgw/problem"
+	"github.com/pgw/pgw/wire"
 )
 
 // writeWait bounds one frame write; a client that cannot take a frame in
@@ -29,56 +29,113 @@ const closeWait = 2 * time.Second
 // struct, a small read buffer, no reader goroutine with PGW_READER=epoll
 // (one parked otherwise; reader.go) and no writer goroutine (the writer
 // starts when a frame is queued and exits when the queue is empty; write
-// buffers come from a pool).
+// buffers come from a pool). What only some connections need (the
+// upgrade's credentials until hello, a login, a bridge's token and ipt
+// sequences, a flood of dropped frames) lives behind pointers that are nil
+// on the others; TestConnSize keeps the struct within its size class.
 type conn struct {
 	n  *Node
 	ws *websocket.Conn
 	id string
 	rd sockReader // the socket gorilla reads from; reader state (reader.go)
 
-	// Set once by the reader at welcome, read-only afterwards (device and
-	// window live in info only).
+	// Set once by the reader at welcome, read-only afterwards.
 	tenant, user, session string
-	bridge, admin         bool
-	watchOnly             bool // hello watch: true (watch.go)
-	info                  presence.ConnInfo
+
+	// pre is what the upgrade request told hello (reader goroutine only);
+	// hello drops it.
+	pre *connUpgrade
+	// ext is set at hello for a login or a bridge connection, never
+	// replaced afterwards (connExt says which fields need mu).
+	ext *connExt
+	// flood: frames dropped by the rate limits (reader goroutine only;
+	// made at the first drop).
+	flood *flood
+
+	// Reader goroutine only (set at welcome).
+	bucket  frameBucket
+	maxSubs int32 // users this connection may watch
+
+	mu         sync.Mutex
+	queue      []outFrame
+	expires    int64         // the token's exp in Unix nanoseconds; 0: none (a login's is the tracker's)
+	nextPing   int64         // monoNow time of the next ping (sweep)
+	subs       userSet       // watched users (own tenant)
+	writerGone chan struct{} // made by cleanup when it must wait for the writer
+
+	// Set once at welcome (admin under mu: a refresh changes it).
+	bridge, admin bool
+	watchOnly     bool  // hello watch: true (watch.go)
+	device        uint8 // index in connDevices
+	window        uint8 // index in connWindows
 	// watching: the bus interest hello took (call events and the user's
 	// own presence); given back once, by dropConn or a refused hello.
 	watching bool
 
-	// login is the session id of §2.1 when a login authenticated the
-	// connection (set at welcome, read-only afterwards); "" for tokens.
-	login string
-
-	// Reader goroutine only.
-	upgrade *upgradeLogin // the upgrade's login cookie, until hello
-	limiter *rate.Limiter
-	flood   flood // frames dropped by the rate limits
-	maxSubs int   // users this connection may watch (set at welcome)
-	// origin of a browser upgrade without a token (present: it had an
-	// Origin header), checked against its tenant's origins at hello.
-	origin        string
-	originPresent bool
-
-	mu           sync.Mutex
-	queue        []outFrame
-	writing      bool
-	closing      bool
-	welcomed     bool
-	claims       auth.Claims
-	expiringSent bool
-	nextPing     time.Time
-	subs         userSet // watched users (own tenant)
-	tenantSub    bool
-	idleFlag     bool // last idle value this connection set, re-asserted after a store loss
-	// iptSequence: per bridge id, the sequence its last ipt.sync on this
-	// connection started (ipt.Result.Sequence), passed with its events.
-	iptSequence map[string]int64
-	writerGone  chan struct{} // made by cleanup when it must wait for the writer
-
+	// Under mu.
+	writing, closing, welcomed bool
+	expiringSent               bool
+	tenantSub                  bool
+	idleFlag                   bool // last idle value this connection set, re-asserted after a store loss
 	// unsure: a re-assert's Connect of it failed, so Redis may still run it
 	// late; the connection's Disconnect is then sent twice (dropConn).
 	unsure bool
+}
+
+// connUpgrade is what the upgrade request told hello: the bearer token's
+// claims, else the login cookie and the browser's Origin (checked against
+// its tenant's origins at hello).
+type connUpgrade struct {
+	claims        *auth.Claims  // nil: no bearer token on the upgrade
+	cookie        *upgradeLogin // nil: no login cookie
+	origin        string
+	originPresent bool // it had an Origin header
+}
+
+// connExt is what only a login or a bridge connection holds after
+// welcome.
+type connExt struct {
+	// login is the session id of §2.1 when a login authenticated the
+	// connection (read-only after hello).
+	login string
+	// Bridge connections, under the conn's mu: the current token's claims
+	// (a refresh applies at once) and, per bridge id, the sequence its last
+	// ipt.sync on this connection started (ipt.Result.Sequence), passed
+	// with its events.
+	claims      auth.Claims
+	iptSequence map[string]int64
+}
+
+// connDevices and connWindows are the names a conn's device and window
+// index: the contract's fixed sets (hello checked them).
+var (
+	connDevices = [...]string{wire.DeviceDesktop, wire.DeviceWeb, wire.DeviceMobile, wire.DeviceBridge}
+	connWindows = [...]string{"main", "child"}
+)
+
+// nameIndex is the index of name in names (hello validated it; 0 else).
+func nameIndex(names []string, name string) uint8 {
+	for i, x := range names {
+		if x == name {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+// info is the connection as the store knows it.
+func (c *conn) info() presence.ConnInfo {
+	return presence.ConnInfo{Tenant: c.tenant, User: c.user, Session: c.session, Conn: c.id,
+		Node: c.n.cfg.NodeID, Device: connDevices[c.device], Window: connWindows[c.window], Bridge: c.bridge}
+}
+
+// login is the connection's login session id, "" when a token
+// authenticated it.
+func (c *conn) login() string {
+	if c.ext == nil {
+		return ""
+	}
+	return c.ext.login
 }
 
 // outFrame is one queued write: a text frame, a ping, or the final close.

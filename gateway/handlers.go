@@ -24,7 +24,7 @@ func (c *conn) handle(data []byte) bool {
 	n := c.n
 	f, p := decodeFrame(data)
 	welcomed := c.welcomedNow()
-	if welcomed && !c.limiter.Allow() {
+	if welcomed && !c.bucket.allow(monoNow()) {
 		return c.drop(f, "on this connection", 1)
 	}
 	n.metrics.framesIn.WithLabelValues(frameLabel(f.Type, p)).Inc()
@@ -123,11 +123,14 @@ func checkFrame(f *frame, maxBatch int, pol *tenant.Policy) error {
 // (false). scope says whose budget ran out.
 func (c *conn) drop(f *frame, scope string, retryAfter int) bool {
 	cfg := c.n.cfg
+	if c.flood == nil {
+		c.flood = &flood{}
+	}
 	if c.flood.dropped(time.Now(), cfg.RateSustain) {
 		c.closeWith(problem.CloseTooMany, problem.RateLimited, true)
 		return false
 	}
-	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) %s; the frame was dropped, not applied", float64(c.limiter.Limit()), c.limiter.Burst(), scope)
+	p := problem.New(problem.RateLimited, "more than %g frames/s (burst %d) %s; the frame was dropped, not applied", c.bucket.rate, c.bucket.burst, scope)
 	p.RetryAfter = max(1, retryAfter)
 	c.reply(f.ID, p)
 	return true
@@ -165,7 +168,10 @@ func (c *conn) hello(f *frame) bool {
 		c.closeWith(code, reason, false)
 		return false
 	}
-	claims := c.claims
+	var claims auth.Claims
+	if c.pre != nil && c.pre.claims != nil {
+		claims = *c.pre.claims
+	}
 	var lg login.Login // set when a login session (§2.1) authenticates
 	switch {
 	case f.Token != "":
@@ -191,10 +197,10 @@ func (c *conn) hello(f *frame) bool {
 	if err := n.admitTenant(claims.Tenant); err != nil {
 		return refuse(err)
 	}
-	if c.originPresent && !n.tenantOrigins(claims.Tenant).Allows(c.origin) {
-		return refuse(problem.New(problem.Forbidden, "Origin: %s is not in the origins of tenant %q", quote(c.origin), claims.Tenant))
+	if pre := c.pre; pre != nil && pre.originPresent && !n.tenantOrigins(claims.Tenant).Allows(pre.origin) {
+		return refuse(problem.New(problem.Forbidden, "Origin: %s is not in the origins of tenant %q", quote(pre.origin), claims.Tenant))
 	}
-	c.upgrade = nil
+	c.pre = nil
 	bridge := claims.HasRole(auth.RoleBridge)
 	window := f.Window
 	if window == "" {
@@ -237,10 +243,12 @@ func (c *conn) hello(f *frame) bool {
 	}
 	// A login connection expires by the app's clock, checked by the
 	// tracker: the sweep's token expiry does not apply (c.login says so).
-	c.login = lg.ID
+	if lg.ID != "" || bridge {
+		c.ext = &connExt{login: lg.ID}
+	}
 	if f.Watch {
 		ok := c.helloWatch(f, claims, session, refuse)
-		if ok && c.login != "" {
+		if ok && c.login() != "" {
 			n.logins.tracker.Add(lg, c)
 		}
 		return ok
@@ -248,8 +256,8 @@ func (c *conn) hello(f *frame) bool {
 	c.tenant, c.user, c.session = claims.Tenant, claims.Subject, session
 	c.bridge = bridge
 	c.admin = claims.HasRole(auth.RoleAdmin)
-	c.info = presence.ConnInfo{Tenant: c.tenant, User: c.user, Session: session, Conn: c.id,
-		Node: n.cfg.NodeID, Device: device, Window: window, Bridge: bridge}
+	c.device, c.window = nameIndex(connDevices[:], device), nameIndex(connWindows[:], window)
+	info := c.info()
 
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -263,25 +271,25 @@ func (c *conn) hello(f *frame) bool {
 			return refuse(p)
 		}
 	}
-	ch, err := n.store.Connect(ctx, c.info, time.Now())
+	ch, err := n.store.Connect(ctx, info, time.Now())
 	if err != nil {
 		n.unwatchUser(c)
 		if !errors.Is(err, presence.ErrSessionConflict) && !errors.Is(err, presence.ErrTooManyConnections) {
 			// The store may have applied the Connect before it failed
 			// (a timeout after the script ran): take it back.
-			n.undoConnect(c.info.Ref())
+			n.undoConnect(info.Ref())
 		}
 		return refuse(err)
 	}
 	c.setLimits()
 	c.mu.Lock()
-	c.claims = claims
+	c.setClaimsLocked(claims)
 	c.welcomed = true
-	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
+	c.nextPing = monoNow() + int64(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	n.hub.add(c)
 	n.manual.observe(ch.Presence)
-	if c.login != "" {
+	if c.login() != "" {
 		n.logins.tracker.Add(lg, c)
 	}
 	if n.admitTenant(c.tenant) != nil {
@@ -406,7 +414,7 @@ func (c *conn) subscribe(ctx context.Context, f *frame) error {
 		}
 	}
 	c.mu.Unlock()
-	if have+adding > c.maxSubs {
+	if have+adding > int(c.maxSubs) {
 		return problem.New(problem.TooManySubscriptions, "users: this connection would watch %d users, more than the limit of %d", have+adding, c.maxSubs)
 	}
 	// The hub takes the bus interest, then calls read, then queues the reply
@@ -469,7 +477,7 @@ func (c *conn) logout(ctx context.Context, f *frame) bool {
 var errRoleLost = errors.New("refresh token lacks the connection's role")
 
 func (c *conn) refresh(f *frame) (reply, error) {
-	if c.login != "" {
+	if c.login() != "" {
 		return nil, problem.Field("token", "this connection is authenticated by a login session, not a token: there is nothing to refresh")
 	}
 	if f.Token == "" {
@@ -495,10 +503,23 @@ func (c *conn) refresh(f *frame) (reply, error) {
 	// included: roles (admin), the bridges claim, the expiry.
 	c.mu.Lock()
 	c.admin = cl.HasRole(auth.RoleAdmin)
-	c.claims = cl
+	c.setClaimsLocked(cl)
 	c.expiringSent = false
 	c.mu.Unlock()
 	return &refreshOK{Expires: cl.Expires.Unix()}, nil
+}
+
+// setClaimsLocked keeps what the connection needs of its token's claims
+// (c.mu held or not yet shared): the expiry the sweep enforces (none for a
+// login: its tracker's), and a bridge's claims for its ipt frames.
+func (c *conn) setClaimsLocked(cl auth.Claims) {
+	c.expires = 0
+	if c.login() == "" && !cl.Expires.IsZero() {
+		c.expires = cl.Expires.UnixNano()
+	}
+	if c.bridge {
+		c.ext.claims = cl
+	}
 }
 
 func dedupe(users []string) []string {

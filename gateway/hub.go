@@ -53,7 +53,7 @@ type hub struct {
 // hubShard holds the watch state of the users that hash to it.
 type hubShard struct {
 	mu    sync.Mutex
-	watch map[userKey]map[*conn]struct{}
+	watch map[userKey]connSet // the connections watching each user
 	// pending counts subscribes that took interest in a user and have not
 	// queued their reply yet; self counts the user's own connections.
 	pending map[userKey]int
@@ -92,7 +92,7 @@ func newHub() *hub {
 	}
 	for i := range h.shards {
 		s := &h.shards[i]
-		s.watch = map[userKey]map[*conn]struct{}{}
+		s.watch = map[userKey]connSet{}
 		s.pending = map[userKey]int{}
 		s.self = map[userKey]int{}
 		s.last = map[userKey]cached{}
@@ -134,12 +134,39 @@ func (h *hub) lockShards(tenant string, users []string, all bool) func() {
 }
 
 // holders counts what holds the bus interest in k.
-func (s *hubShard) holders(k userKey) int { return len(s.watch[k]) + s.pending[k] + s.self[k] }
+func (s *hubShard) holders(k userKey) int { return s.watchers(k) + s.pending[k] + s.self[k] }
+
+// watchers counts the connections watching k.
+func (s *hubShard) watchers(k userKey) int {
+	w := s.watch[k]
+	return w.len()
+}
+
+// addWatcher makes c watch k (it did not).
+func (s *hubShard) addWatcher(k userKey, c *conn) {
+	w := s.watch[k]
+	w.add(c)
+	s.watch[k] = w
+}
+
+// removeWatcher stops c watching k.
+func (s *hubShard) removeWatcher(k userKey, c *conn) {
+	w, ok := s.watch[k]
+	if !ok {
+		return
+	}
+	w.remove(c)
+	if w.len() == 0 {
+		delete(s.watch, k)
+	} else {
+		s.watch[k] = w
+	}
+}
 
 // watchedLocked reports whether the node keeps k's newest presence: a
 // connection watches it or is about to (self-interest alone keeps nothing).
 func (h *hub) watchedLocked(s *hubShard, k userKey) bool {
-	return len(s.watch[k]) > 0 || s.pending[k] > 0 || h.tenants[k.tenant] != nil
+	return s.watchers(k) > 0 || s.pending[k] > 0 || h.tenants[k.tenant] != nil
 }
 
 // acquireLocked adds a holder of k with inc; the first takes bus interest.
@@ -162,24 +189,6 @@ func (h *hub) releasedLocked(s *hubShard, k userKey) {
 	}
 	if !h.watchedLocked(s, k) {
 		delete(s.last, k)
-	}
-}
-
-func addTo[K comparable](m map[K]map[*conn]struct{}, k K, c *conn) {
-	set := m[k]
-	if set == nil {
-		set = map[*conn]struct{}{}
-		m[k] = set
-	}
-	set[c] = struct{}{}
-}
-
-func removeFrom[K comparable](m map[K]map[*conn]struct{}, k K, c *conn) {
-	if set := m[k]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(m, k)
-		}
 	}
 }
 
@@ -348,7 +357,7 @@ func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, rep
 		k := userKey{c.tenant, u}
 		s := h.shard(k)
 		if c.subs.add(u) {
-			addTo(s.watch, k, c)
+			s.addWatcher(k, c)
 		}
 		decrement(s.pending, k)
 		h.releasedLocked(s, k) // c watched u already: its pending hold goes
@@ -474,7 +483,7 @@ func (h *hub) unsubscribe(c *conn, users []string, tenant bool) {
 	for _, u := range released {
 		k := userKey{c.tenant, u}
 		s := h.shard(k)
-		removeFrom(s.watch, k, c)
+		s.removeWatcher(k, c)
 		h.releasedLocked(s, k)
 	}
 	if tenantReleased {
@@ -536,7 +545,8 @@ func (h *hub) sendLocked(s *hubShard, k userKey, data []byte, except *conn) int 
 			n++
 		}
 	}
-	for c := range s.watch[k] {
+	w := s.watch[k]
+	for c := range w.all() {
 		if _, dup := all[c]; dup || c == except {
 			continue
 		}
@@ -595,7 +605,7 @@ func (h *hub) watched() (users map[string][]string, tenants []string) {
 		for i := range h.shards {
 			s := &h.shards[i]
 			for k := range s.last {
-				if k.tenant == t && s.watch[k] == nil {
+				if _, watched := s.watch[k]; k.tenant == t && !watched {
 					users[t] = append(users[t], k.user)
 				}
 			}

@@ -147,15 +147,14 @@ func (c *conn) helloLogin(ctx context.Context, f *frame) (l login.Login, ok bool
 	switch {
 	case f.Login != "":
 		l, err = c.n.verifyLogin(ctx, f.Login)
-	case c.upgrade != nil && c.upgrade.err != nil:
-		c.n.metrics.authFailures.WithLabelValues(string(codeOf(c.upgrade.err))).Inc()
-		err = c.upgrade.err
-	case c.upgrade != nil:
-		l, err = c.n.verifyLogin(ctx, c.upgrade.id)
+	case c.pre != nil && c.pre.cookie != nil && c.pre.cookie.err != nil:
+		c.n.metrics.authFailures.WithLabelValues(string(codeOf(c.pre.cookie.err))).Inc()
+		err = c.pre.cookie.err
+	case c.pre != nil && c.pre.cookie != nil:
+		l, err = c.n.verifyLogin(ctx, c.pre.cookie.id)
 	default:
 		return login.Login{}, false, nil
 	}
-	c.upgrade = nil
 	return l, true, err
 }
 

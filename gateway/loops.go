@@ -68,19 +68,16 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 			c.mu.Unlock()
 			continue
 		}
-		exp := c.claims.Expires
-		if c.login != "" {
-			exp = time.Time{} // a login's expiry is the tracker's (logins.go)
-		}
+		exp := c.expires // 0 for a login: its expiry is the tracker's (logins.go)
 		var ping, notify, expired bool
-		if !now.Before(c.nextPing) {
+		if mono := monoAt(now); mono >= c.nextPing {
 			ping = true
-			c.nextPing = now.Add(n.cfg.Heartbeat)
+			c.nextPing = mono + int64(n.cfg.Heartbeat)
 		}
-		if !exp.IsZero() {
-			if !now.Before(exp) {
+		if exp != 0 {
+			if wall := now.UnixNano(); wall >= exp {
 				expired = true
-			} else if !c.expiringSent && !now.Before(exp.Add(-n.cfg.ExpiringNotice)) {
+			} else if !c.expiringSent && wall >= exp-int64(n.cfg.ExpiringNotice) {
 				c.expiringSent = true
 				notify = true
 			}
@@ -90,7 +87,7 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 		case expired:
 			c.closeWith(problem.CloseAuth, problem.TokenExpired, true)
 		case notify:
-			c.send(mustJSON(expiringFrame{Type: wire.TypeExpiring, Expires: exp.Unix()}))
+			c.send(mustJSON(expiringFrame{Type: wire.TypeExpiring, Expires: time.Unix(0, exp).Unix()}))
 		}
 		if ping && !expired {
 			c.ping()

@@ -279,17 +279,15 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		n.writeProblem(w, r, err)
 		return
 	}
-	c := &conn{n: n, id: newConnID(), upgrade: cookie}
+	c := &conn{n: n, id: newConnID(), pre: &connUpgrade{claims: claims, cookie: cookie}}
 	c.rd.c = c
 	ws, err := n.up.Upgrade(hijacker{ResponseWriter: w, rd: &c.rd, raw: n.poll != nil}, r, nil)
 	if err != nil {
 		return // the upgrader answered the request
 	}
 	c.ws = ws
-	if claims != nil {
-		c.claims = *claims
-	} else {
-		c.origin, c.originPresent = origin.Of(r.Header)
+	if claims == nil {
+		c.pre.origin, c.pre.originPresent = origin.Of(r.Header)
 	}
 	n.admitMu.Lock()
 	if n.stopping {
@@ -586,7 +584,7 @@ func (n *Node) assertConn(ctx context.Context, c *conn, now time.Time) bool {
 	if closing {
 		return true // its Disconnect is sent or on its way
 	}
-	ch, err := n.store.Connect(ctx, c.info, now)
+	ch, err := n.store.Connect(ctx, c.info(), now)
 	if errors.Is(err, presence.ErrLoggedOut) {
 		// Its session was logged out and this node missed the close
 		// message (NATS down, the node paused); nothing was stored.
@@ -600,7 +598,7 @@ func (n *Node) assertConn(ctx context.Context, c *conn, now time.Time) bool {
 	c.mu.Unlock()
 	switch {
 	case closing:
-		n.undoConnect(c.info.Ref())
+		n.undoConnect(c.info().Ref())
 		return true
 	case err != nil:
 		n.log.Warn("re-assert connection failed; will retry", "conn", c.id, "err", err)

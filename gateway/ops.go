@@ -92,8 +92,8 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	if !welcomed {
 		return
 	}
-	if c.login != "" {
-		n.logins.tracker.Remove(c.login, c)
+	if lg := c.login(); lg != "" {
+		n.logins.tracker.Remove(lg, c)
 	}
 	if c.watchOnly {
 		n.dropWatcher(c)
@@ -113,14 +113,14 @@ func (n *Node) dropConn(c *conn, welcomed bool) {
 	if unsure {
 		// A re-assert's Connect of it failed and may still run in Redis:
 		// take that back too (see assertConn).
-		n.pending.addAt(c.info.Ref(), now.Add(opTimeout))
+		n.pending.addAt(c.info().Ref(), now.Add(opTimeout))
 	}
-	ch, err := n.store.Disconnect(ctx, c.info.Ref(), now)
+	ch, err := n.store.Disconnect(ctx, c.info().Ref(), now)
 	if err != nil {
 		// The connection key stays until the store answers again: the
 		// heartbeat loop retries (nothing is silently lost).
 		n.log.Warn("disconnect not recorded; will retry", "conn", c.id, "err", err)
-		n.pending.add(c.info.Ref())
+		n.pending.add(c.info().Ref())
 		return
 	}
 	n.publish(ch)

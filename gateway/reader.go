@@ -77,19 +77,19 @@ type sockReader struct {
 	// always block (PGW_READER=goroutine, or not a plain socket, e.g. TLS).
 	raw syscall.RawConn
 
+	ext    uint64  // the current header's extended payload length, as read so far
+	left   uint64  // payload bytes of the current frame still to hand out
 	hdr    [2]byte // the current header's first two bytes
-	ext    uint64  // its extended payload length, as read so far
 	have   uint8   // header bytes read (0: at a frame boundary)
 	need   uint8   // header length once the first two bytes are in
-	left   uint64  // payload bytes of the current frame still to hand out
 	inMsg  bool    // a fragmented data message is not finished
 	marker uint8   // idleMarker bytes still to hand out
 	idle   bool    // idleMarker was handed out (takeIdle)
 	// expired: the sweep set a past socket deadline (under c.mu).
 	expired bool
 
-	state  atomic.Int32
 	readBy atomic.Int64 // unix nanoseconds; the sweep expires reads after it
+	state  atomic.Int32
 	slot   atomic.Int32 // index in the node's readers, -1: not in it
 }
 

@@ -29,7 +29,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 	}
 	n := c.n
 	c.mu.Lock()
-	claims := c.claims // the current token: a refresh applies at once
+	claims := c.ext.claims // the current token: a refresh applies at once
 	c.mu.Unlock()
 	if f.Type == wire.TypeIPTSync {
 		var m ipt.Sync
@@ -47,10 +47,10 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.iptSequence == nil {
-			c.iptSequence = map[string]int64{}
+		if c.ext.iptSequence == nil {
+			c.ext.iptSequence = map[string]int64{}
 		}
-		c.iptSequence[m.Bridge] = res.Sequence
+		c.ext.iptSequence[m.Bridge] = res.Sequence
 		c.mu.Unlock()
 		n.publishIPT(c.tenant, res)
 		return &syncOK{Devices: len(m.Devices)}, nil
@@ -66,7 +66,7 @@ func (c *conn) ipt(ctx context.Context, f *frame) (reply, error) {
 		return nil, err
 	}
 	c.mu.Lock()
-	sequence := c.iptSequence[e.Bridge]
+	sequence := c.ext.iptSequence[e.Bridge]
 	c.mu.Unlock()
 	res, err := n.ipt.Event(ctx, c.tenant, c.session, sequence, e, time.Now())
 	if err != nil {

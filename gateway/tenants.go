@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"os"
 	"strings"
@@ -208,7 +209,7 @@ func (n *Node) customStatuses(name string) []tenant.Status {
 // and subscription limit.
 func (c *conn) setLimits() {
 	l := c.n.connLimits(c.tenant)
-	c.limiter, c.maxSubs = newLimiter(l.rate, l.burst), l.subscriptions
+	c.bucket, c.maxSubs = newFrameBucket(l.rate, l.burst, monoNow()), int32(min(l.subscriptions, math.MaxInt32))
 }
 
 // ExportTenants renders every policy of the shared store (PGW_REDIS_URL)

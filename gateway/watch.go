@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"time"
 
 	"github.com/pgw/pgw/gateway/auth"
 	"github.com/pgw/pgw/problem"
@@ -43,9 +42,9 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 		c.closeWith(problem.CloseForbidden, problem.TenantDisabled, true)
 	}
 	c.mu.Lock()
-	c.claims = claims
+	c.setClaimsLocked(claims)
 	c.welcomed = true
-	c.nextPing = time.Now().Add(n.cfg.Heartbeat)
+	c.nextPing = monoNow() + int64(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	c.seen()
 	var p wire.Presence

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/time/rate"
+)
+
+// An idle connection's memory is mostly this struct: it must stay within
+// the 320-byte size class (it was 704 with fields only some connections
+// use; docs/benchmarks.md "Memory: a smaller connection").
+func TestConnSize(t *testing.T) {
+	if size := unsafe.Sizeof(conn{}); size > 320 {
+		t.Errorf("conn is %d bytes, more than its 320-byte size class: move what only some connections use behind a pointer (connExt, connUpgrade)", size)
+	}
+}
+
+// frameBucket decides every frame as rate.Limiter.AllowN would at the same
+// times: random rates, bursts and gaps (bursts of frames at one instant,
+// gaps shorter and longer than a token, a clock read going backwards).
+func TestFrameBucketMatchesRateLimiter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := time.Now()
+	rates := []float64{0.5, 1, 2, 3, 7.5, 50, 1000, 1e6}
+	for round := range 200 {
+		perSecond := rates[round%len(rates)] * (0.5 + rng.Float64())
+		burst := 1 + rng.IntN(20)
+		lim := rate.NewLimiter(rate.Limit(perSecond), burst)
+		at := int64(rng.IntN(int(time.Second)))
+		b := newFrameBucket(perSecond, burst, at)
+		allowed, refused := 0, 0
+		for i := range 500 {
+			switch rng.IntN(6) {
+			case 0: // same instant
+			case 1:
+				at -= int64(rng.IntN(int(time.Millisecond))) // a read behind the last
+			case 2:
+				at += int64(float64(time.Second) / perSecond * rng.Float64() * 3)
+			default:
+				at += int64(rng.IntN(int(time.Second / time.Duration(max(1, int(perSecond))))))
+			}
+			want := lim.AllowN(base.Add(time.Duration(at)), 1)
+			if got := b.allow(at); got != want {
+				t.Fatalf("round %d (rate %g, burst %d), frame %d at %v: bucket %v, rate.Limiter %v", round, perSecond, burst, i, time.Duration(at), got, want)
+			}
+			if want {
+				allowed++
+			} else {
+				refused++
+			}
+		}
+		if round == 0 && (allowed == 0 || refused == 0) {
+			t.Fatalf("round 0 exercised only one outcome: %d allowed, %d refused", allowed, refused)
+		}
+	}
+}
+
+// The bucket limits: at one instant exactly burst frames pass, then one
+// more per 1/rate.
+func TestFrameBucketLimits(t *testing.T) {
+	b := newFrameBucket(2, 5, 0)
+	for i := range 5 {
+		if !b.allow(0) {
+			t.Fatalf("frame %d of the burst refused", i)
+		}
+	}
+	if b.allow(0) || b.allow(int64(400*time.Millisecond)) {
+		t.Fatal("a frame past the burst passed before a token grew back (2/s)")
+	}
+	if !b.allow(int64(500 * time.Millisecond)) {
+		t.Fatal("no frame passed after half a second at 2/s")
+	}
+	if b.allow(int64(600 * time.Millisecond)) {
+		t.Fatal("a second frame passed within the same half second")
+	}
+}
