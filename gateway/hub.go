@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/pgw/pgw/wire"
@@ -262,7 +263,9 @@ func (h *hub) remove(c *conn) {
 	h.mu.Unlock()
 
 	c.mu.Lock()
-	users, tenant := c.subs.list, c.tenantSub
+	// A copy: unsubscribe removes from c.subs while it walks users (the
+	// list itself would shift under it and every other watch would stay).
+	users, tenant := slices.Clone(c.subs.list), c.tenantSub
 	c.mu.Unlock()
 	h.unsubscribe(c, users, tenant)
 }

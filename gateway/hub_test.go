@@ -353,3 +353,31 @@ func TestHubShownPresent(t *testing.T) {
 		t.Fatalf("u1 busy from the bus: %d %v, want 5 present", v, present)
 	}
 }
+
+// A connection that closes gives back every watch it held, however many:
+// no user stays watched on the bus, no watcher set keeps it.
+func TestHubRemoveReleasesEveryWatch(t *testing.T) {
+	bus := newFakeInterest(t)
+	h := newHub()
+	h.bus = bus
+	users := []string{"u1", "u2", "u3", "u4", "u5"}
+	versions := map[string]int64{}
+	for _, u := range users {
+		versions[u] = 1
+	}
+	c := hubConn("a")
+	if err := h.subscribe(c, users, false, snap(versions), listReply); err != nil {
+		t.Fatal(err)
+	}
+	bus.took()
+	h.add(c)
+	h.remove(c)
+	if got := bus.took(); len(got) != len(users) {
+		t.Fatalf("remove gave back %v, want all of %v", got, users)
+	}
+	for i := range h.shards {
+		if s := &h.shards[i]; len(s.watch)+len(s.pending)+len(s.last) != 0 {
+			t.Fatalf("shard %d keeps state after remove: %v %v %v", i, s.watch, s.pending, s.last)
+		}
+	}
+}
