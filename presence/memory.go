@@ -19,10 +19,10 @@ type Memory struct {
 
 	mu       sync.Mutex
 	users    map[userKey]*memUser
-	sessions map[sessionKey]string          // tenant's session id -> its user
-	nodes    map[string]time.Time           // node -> last heartbeat
-	reaped   map[string]bool                // nodes declared dead
-	byNode   map[string]map[string]ConnInfo // node -> conn id -> conn
+	sessions map[sessionKey]string           // tenant's session id -> its user
+	nodes    map[string]time.Time            // node -> last heartbeat
+	reaped   map[string]bool                 // nodes declared dead
+	byNode   map[string]map[string]*ConnInfo // node -> conn id -> conn (the memUser's)
 	// loggedOut: connections of logged-out sessions (tenant, user and
 	// conn id) -> until when a Connect of them is refused (ErrLoggedOut).
 	loggedOut map[ConnRef]time.Time
@@ -34,8 +34,10 @@ type userKey struct{ tenant, user string }
 type sessionKey struct{ tenant, session string }
 
 type memUser struct {
-	st      UserState
-	conns   map[string]ConnInfo
+	st UserState
+	// conns by id; byNode shares each *ConnInfo (a 128-byte ConnInfo as a
+	// map value, twice, was most of an idle connection's memory).
+	conns   map[string]*ConnInfo
 	last    wire.Presence
 	version int64
 	// forgetAt is set while the user has nothing left but the version of
@@ -55,7 +57,7 @@ func NewMemory(opt Options) *Memory {
 		sessions:  map[sessionKey]string{},
 		nodes:     map[string]time.Time{},
 		reaped:    map[string]bool{},
-		byNode:    map[string]map[string]ConnInfo{},
+		byNode:    map[string]map[string]*ConnInfo{},
 		loggedOut: map[ConnRef]time.Time{},
 	}
 }
@@ -66,7 +68,7 @@ func (m *Memory) user(t, u string) *memUser {
 	k := userKey{t, u}
 	mu := m.users[k]
 	if mu == nil {
-		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}, conns: map[string]ConnInfo{}}
+		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}, conns: map[string]*ConnInfo{}}
 		mu.last = wire.OfflinePresence(t, u)
 		m.users[k] = mu
 	}
@@ -118,11 +120,12 @@ func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, 
 			return Change{}, fmt.Errorf("user %q holds %d connections: %w", c.User, len(mu.conns), ErrTooManyConnections)
 		}
 	}
-	mu.conns[c.Conn] = c
+	ci := &c
+	mu.conns[c.Conn] = ci
 	if m.byNode[c.Node] == nil {
-		m.byNode[c.Node] = map[string]ConnInfo{}
+		m.byNode[c.Node] = map[string]*ConnInfo{}
 	}
-	m.byNode[c.Node][c.Conn] = c
+	m.byNode[c.Node][c.Conn] = ci
 	m.sessions[sessionKey{c.Tenant, c.Session}] = c.User
 	s := mu.st.Sessions[c.Session]
 	if s == nil {
