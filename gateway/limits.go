@@ -11,8 +11,8 @@ import (
 
 // frameBucket is a connection's frame token bucket (§6; the tenant's
 // limits when its policy has them, §9): rate.Limiter's Allow, decision for
-// decision (TestFrameBucketMatchesRateLimiter), in 24 bytes inside the conn
-// instead of a pointer to a 96-byte rate.Limiter with a mutex and
+// decision (TestFrameBucketMatchesRateLimiter), in 32 bytes inside the conn
+// instead of a pointer to an 80-byte rate.Limiter with a mutex and
 // reservation state a reader-goroutine-only bucket never needs. Reader
 // goroutine only; the zero value allows nothing.
 type frameBucket struct {
