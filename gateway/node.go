@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -408,7 +407,7 @@ func (n *Node) deliverPresence(tenant, user string, version int64, data []byte) 
 	}
 	if n.hub.userConnCount(tenant, user) > 0 {
 		var p wire.Presence
-		if err := json.Unmarshal(data, &p); err == nil && p.Tenant == tenant && p.User == user {
+		if err := wire.UnmarshalPresence(data, &p); err == nil && p.Tenant == tenant && p.User == user {
 			n.manual.observe(p)
 		}
 	}

@@ -3,11 +3,12 @@ package presence
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pgw/pgw/wire"
 )
 
 // luaFS holds the Lua scripts: one file per transition, each appended to
@@ -152,7 +153,7 @@ func parseUserReply(cmd *redis.Cmd) (userReply, error) {
 	}
 	rep.change.Changed = replyInt(vals[1]) == 1
 	js, _ := vals[2].(string)
-	if err := json.Unmarshal([]byte(js), &rep.change.Presence); err != nil {
+	if err := wire.UnmarshalPresence([]byte(js), &rep.change.Presence); err != nil {
 		return userReply{}, fmt.Errorf("presence JSON from script: %w", err)
 	}
 	if rep.change.Presence.Devices == nil {

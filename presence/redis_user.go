@@ -205,7 +205,7 @@ func (r *Redis) GetMany(ctx context.Context, tenant string, users []string) ([]w
 		if err != nil {
 			return nil, r.fail("get", err)
 		}
-		if err := json.Unmarshal([]byte(js), &out[i]); err != nil {
+		if err := wire.UnmarshalPresence([]byte(js), &out[i]); err != nil {
 			return nil, r.fail("get", fmt.Errorf("presence of %q: %w", u, err))
 		}
 		if out[i].Devices == nil {

@@ -9,7 +9,8 @@
 // store, just for a shape or an id check.
 //
 // It has no dependencies inside the module and no behaviour beyond these
-// checks and comparisons: decoding with its strict member rules stays in
-// the gateway, and the store's rules (aggregation, versions, how a custom
+// checks and comparisons and one fast decoder of PRESENCE
+// (UnmarshalPresence, the same result as encoding/json): decoding client
+// frames with their strict member rules stays in the gateway, and the store's rules (aggregation, versions, how a custom
 // status is kept) stay in package presence.
 package wire
