@@ -113,18 +113,21 @@ func TestHTTPFramingErrorsAreProblems(t *testing.T) {
 }
 
 // Headers that stop arriving: the connection is closed after the header
-// timeout, with a 408 problem when net/http answers at all.
+// timeout, with a 408 problem when net/http answers at all; a WebSocket
+// upgrade's too (read below net/http, listener_ws.go).
 func TestHTTPHeaderTimeout(t *testing.T) {
 	tn := startNode(t, func(c *Config) { c.RequestTimeout = time.Second })
-	c := rawConn(t, tn)
-	fmt.Fprintf(c, "GET /livez HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
-	data, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("not closed: %v", err)
-	}
-	if len(data) > 0 && !strings.Contains(string(data), "application/problem+json") {
-		t.Fatalf("answer is not a problem: %q", data)
+	for _, path := range []string{"/livez", "/v1/ws"} {
+		c := rawConn(t, tn)
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\nX-Slow: ", path)
+		_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		data, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatalf("%s: not closed: %v", path, err)
+		}
+		if len(data) > 0 && !strings.Contains(string(data), "application/problem+json") {
+			t.Fatalf("%s: answer is not a problem: %q", path, data)
+		}
 	}
 }
 

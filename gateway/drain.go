@@ -46,7 +46,9 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnState:         connState,
 	}
-	l = newCapListener(l, n.cfg.MaxHTTPConnsPerIP)
+	wl := newWSListener(n, newCapListener(l, n.cfg.MaxHTTPConnsPerIP), srv.ReadHeaderTimeout)
+	defer wl.wait() // srv.Serve closed it
+	l = wl
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	n.log.Info("serving", "addr", l.Addr().String(), "store", n.describeStore(), "bus", n.describeBus())

@@ -92,6 +92,31 @@ type capConn struct {
 	ip       string
 	released atomic.Bool
 	timedOut atomic.Bool // a read hit its deadline (the request timeout)
+	// pre and preErr: what wsListener read before handing the connection
+	// to net/http, which reads them first (listener_ws.go); headBy: when
+	// the head had to be in, by wsListener's clock.
+	pre    []byte
+	preErr error
+	headBy time.Time
+}
+
+// replay makes the next reads return pre, then err (if not nil), then the
+// socket's own bytes; and net/http's first read deadline (its header
+// timeout, set when it starts on the connection) no later than headBy, so
+// the time spent reading below net/http counts (zero: no bound).
+func (c *capConn) replay(pre []byte, err error, headBy time.Time) {
+	c.pre, c.preErr, c.headBy = pre, err, headBy
+}
+
+// SetReadDeadline applies the one bound replay set to the first deadline.
+func (c *capConn) SetReadDeadline(t time.Time) error {
+	if by := c.headBy; !by.IsZero() {
+		c.headBy = time.Time{}
+		if t.IsZero() || t.After(by) {
+			t = by
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *capConn) release() {
@@ -106,6 +131,15 @@ func (c *capConn) Close() error {
 }
 
 func (c *capConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	if err := c.preErr; err != nil {
+		c.preErr = nil
+		return 0, err
+	}
 	n, err := c.Conn.Read(p)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		c.timedOut.Store(true)
