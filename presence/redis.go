@@ -101,7 +101,8 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 			}
 			addrs = append(addrs, a)
 		}
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nil
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs,
+			PipelineReadBufferSize: pipelineBuffer, PipelineWriteBufferSize: pipelineBuffer}), nil
 	}
 	if !strings.Contains(rawURL, "://") {
 		rawURL = "redis://" + rawURL
@@ -110,8 +111,21 @@ func NewRedisClient(rawURL string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("presence: Redis URL: %w", err)
 	}
+	if o.PipelineReadBufferSize == 0 { // the URL's pipeline_read_buffer_size wins
+		o.PipelineReadBufferSize = pipelineBuffer
+	}
+	if o.PipelineWriteBufferSize == 0 {
+		o.PipelineWriteBufferSize = pipelineBuffer
+	}
 	return redis.NewClient(o), nil
 }
+
+// pipelineBuffer sizes the read and write buffers of go-redis's pipeline
+// pool (its default is 128 KiB each, on each of up to 10 connections: 2.5
+// MiB a client, counted in the GC's heap goal even where untouched). The
+// store's pipelines are group commits of a few connects' scripts, well
+// under it; a larger batch only takes another read or write call.
+const pipelineBuffer = 32 << 10
 
 // Ping reports whether Redis answers (readiness).
 func (r *Redis) Ping(ctx context.Context) error {
