@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -75,5 +76,28 @@ func TestFrameBucketLimits(t *testing.T) {
 	}
 	if b.allow(int64(600 * time.Millisecond)) {
 		t.Fatal("a second frame passed within the same half second")
+	}
+}
+
+// The users published lately are kept for the republish window, then
+// forgotten by prune even when nothing is published any more, and an
+// emptied map is let go.
+func TestRecentPublishesPrune(t *testing.T) {
+	var r recentPublishes
+	t0 := time.Now()
+	r.note(userKey{"acme", "u1"}, t0)
+	r.note(userKey{"acme", "u2"}, t0.Add(republishWindow/2))
+	if got := r.users(t0.Add(republishWindow / 2)); len(got["acme"]) != 2 {
+		t.Fatalf("within the window: %v", got)
+	}
+	r.prune(t0.Add(republishWindow + republishWindow/4))
+	if got := r.users(t0.Add(republishWindow + republishWindow/4)); !slices.Equal(got["acme"], []string{"u2"}) {
+		t.Fatalf("u1 past the window, u2 within: %v", got)
+	}
+	r.prune(t0.Add(3 * republishWindow))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at != nil {
+		t.Fatalf("after the window nothing is kept, got %v", r.at)
 	}
 }

@@ -94,6 +94,7 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 		}
 	}
 	n.metrics.connections.Set(float64(n.hub.count()))
+	n.recent.prune(now)
 }
 
 // heartbeat keeps this node alive in the store and retries disconnects the

@@ -16,32 +16,49 @@ import (
 // link).
 const republishWindow = 30 * time.Second
 
-// recentPublishes remembers which users this node published lately.
+// recentPublishes remembers which users this node published lately (by
+// monoAt time: 8 bytes a user, not a 24-byte time.Time).
 type recentPublishes struct {
 	mu     sync.Mutex
-	at     map[userKey]time.Time
-	pruned time.Time
+	at     map[userKey]int64
+	pruned int64
 }
 
 func (r *recentPublishes) note(k userKey, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.at == nil {
-		r.at = map[userKey]time.Time{}
+		r.at = map[userKey]int64{}
 	}
-	r.at[k] = now
-	if now.Sub(r.pruned) > republishWindow {
+	r.at[k] = monoAt(now)
+	r.pruneDueLocked(now)
+}
+
+// prune forgets what is past the window (the sweeper calls it, so a node
+// that stopped publishing after a burst does not keep the burst's users).
+func (r *recentPublishes) prune(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pruneDueLocked(now)
+}
+
+func (r *recentPublishes) pruneDueLocked(now time.Time) {
+	if monoAt(now)-r.pruned > int64(republishWindow) {
 		r.pruneLocked(now)
 	}
 }
 
 func (r *recentPublishes) pruneLocked(now time.Time) {
+	mono := monoAt(now)
 	for k, t := range r.at {
-		if now.Sub(t) > republishWindow {
+		if mono-t > int64(republishWindow) {
 			delete(r.at, k)
 		}
 	}
-	r.pruned = now
+	if len(r.at) == 0 {
+		r.at = nil // a map keeps its largest table: let the GC have it
+	}
+	r.pruned = mono
 }
 
 // users returns, per tenant, the users published within the window.
