@@ -22,7 +22,10 @@
 # ones), BENCH_OUT, BENCH_SCALE (multiplies users and rates; 1 = the
 # standard size), BENCH_DURATION (20s, each driven phase), BENCH_DOC,
 # BENCH_STORM_CONNS (50000), BENCH_SKIP (space-separated steps to skip:
-# harness membench gobench).
+# harness membench gobench), BENCH_ONLY (space-separated harness runs to
+# do, the others skipped: e.g. "fanout-10k fanout-50k" with
+# BENCH_SKIP="membench gobench" and a BENCH_DOC of your own measures only
+# the fan-out).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,6 +37,7 @@ SCALE=${BENCH_SCALE:-1}
 DUR=${BENCH_DURATION:-20s}         # length of each driven phase (fanout, churn, ipt)
 STORM=${BENCH_STORM_CONNS:-50000}
 SKIP=" ${BENCH_SKIP:-} "
+ONLY=" ${BENCH_ONLY:-} "
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 PREFIX="ltb$(date +%s)$$"          # unique per run: never collides with other keys
@@ -134,6 +138,7 @@ targets() { local IFS=,; echo "${NODES[*]:0:$1}"; }
 RESULTS=()
 run() { # run NAME NODES ARGS...: one scenario; a missed check is recorded, not fatal
   local name=$1 nodes=$2; shift 2
+  if [ -n "${BENCH_ONLY:-}" ] && [[ $ONLY != *" $name "* ]]; then log "scenario $name skipped (BENCH_ONLY)"; return 0; fi
   log "scenario $name on $nodes node(s): $*"
   local rc=0
   "$LT" --label "$name" --targets "$(targets "$nodes")" --secret "$SECRET" --tenant "$TENANT" --redis-url "$REDIS_URL" \
@@ -236,7 +241,7 @@ fi
 
 section "Run"
 {
-  echo "Command: \`make bench\` (scripts/bench.sh), BENCH_SCALE=$SCALE, BENCH_DURATION=$DUR, BENCH_STORM_CONNS=$STORM${BENCH_SKIP:+, BENCH_SKIP=$BENCH_SKIP}."
+  echo "Command: \`make bench\` (scripts/bench.sh), BENCH_SCALE=$SCALE, BENCH_DURATION=$DUR, BENCH_STORM_CONNS=$STORM${BENCH_SKIP:+, BENCH_SKIP=$BENCH_SKIP}${BENCH_ONLY:+, BENCH_ONLY=$BENCH_ONLY}."
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr), $(go env GOVERSION), $(awk '/^MemTotal:/ {printf "%.0f", $2/1048576}' /proc/meminfo) GiB RAM; code $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo "Started $START_DATE (load average $START_LOAD), finished $(date -u '+%Y-%m-%d %H:%M UTC') (load average $(cut -d' ' -f1-3 /proc/loadavg))."
 } >>"$DOC"
