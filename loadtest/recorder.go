@@ -43,8 +43,12 @@ const (
 
 // Latency names of Result.Latency.
 const (
-	LConnect   = "connect"   // intended dial time → welcome
-	LDelivery  = "delivery"  // intended status send time → presence frame at a subscriber
+	LConnect  = "connect"  // intended dial time → welcome
+	LDelivery = "delivery" // intended status send time → presence frame at a subscriber
+	// LSendLag is the fan-out driver's own lateness: intended status send
+	// time → the frame handed to the kernel. Delivery latency includes it,
+	// so a delivery p99 near it is the harness's, not the gateway's.
+	LSendLag   = "send lag"
 	LReconnect = "reconnect" // storm drop → welcome
 	LCall      = "call"      // intended ipt.event time → call frame at the user
 	LPhone     = "phone"     // intended ipt.event time → presence frame with the phone state

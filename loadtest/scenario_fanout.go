@@ -248,6 +248,7 @@ func (w *Worker) driveStatuses(ctx context.Context, start time.Time, clients []*
 					w.Rec.Error("send " + ErrorKey(err))
 					continue
 				}
+				w.Rec.Latency(LSendLag, time.Since(j.due))
 				w.Rec.Add(CSent, 1)
 				w.Rec.Add(CExpected, int64(w.Cfg.Subs))
 			}

@@ -25,7 +25,8 @@
 # harness membench gobench), BENCH_ONLY (space-separated harness runs to
 # do, the others skipped: e.g. "fanout-10k fanout-50k" with
 # BENCH_SKIP="membench gobench" and a BENCH_DOC of your own measures only
-# the fan-out).
+# the fan-out), BENCH_FANOUT_PROCS (GOMAXPROCS of each fan-out node; 0,
+# the default, leaves Go's).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -38,6 +39,7 @@ DUR=${BENCH_DURATION:-20s}         # length of each driven phase (fanout, churn,
 STORM=${BENCH_STORM_CONNS:-50000}
 SKIP=" ${BENCH_SKIP:-} "
 ONLY=" ${BENCH_ONLY:-} "
+FANOUT_PROCS=${BENCH_FANOUT_PROCS:-0} # GOMAXPROCS of the fan-out runs' nodes (0: Go's default)
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 PREFIX="ltb$(date +%s)$$"          # unique per run: never collides with other keys
@@ -113,13 +115,14 @@ fi
 log "Redis $REDIS_URL, NATS $NATS_URL; load average $START_LOAD"
 
 NODES=()
+NODE_ENV=() # extra environment of the nodes start_nodes starts
 start_nodes() { # start_nodes N: (re)starts N fresh nodes, so RSS baselines are clean
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   PIDS=(); NODES=()
   for i in $(seq 1 "$1"); do
     local port; port=$("$LT" freeport)
-    "$OUT/bin/gateway" --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --redis-url "$REDIS_URL" \
+    env ${NODE_ENV[@]+"${NODE_ENV[@]}"} "$OUT/bin/gateway" --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --redis-url "$REDIS_URL" \
       --nats-url "$NATS_URL" --prefix "$PREFIX" --node-id "$PREFIX-n$i" --grace "$GRACE" \
       --drain 1s --heartbeat 5s --pong-wait 12s --log-level warn >>"$OUT/gateway-n$i.log" 2>&1 &
     PIDS+=($!)
@@ -164,10 +167,21 @@ if [[ $SKIP != *" harness "* ]]; then
   start_nodes 3
   run connect-rate 1 --scenario hold --users "$(scale 10000)" --windows 0 --connect-rate 10000 --hold 3s --procs 2 --user-prefix c
   # 3. fan-out on 3 nodes, open-loop, at the two rates the targets name:
-  #    changes/s × subscribers per user = deliveries/s.
+  #    changes/s × subscribers per user = deliveries/s. With
+  #    BENCH_FANOUT_PROCS=N the nodes are restarted with GOMAXPROCS=N first
+  #    (three nodes share 2 cores with the harness, Redis and NATS here;
+  #    with one P each their idle threads spin, park and wake less: about
+  #    12-15% less node CPU per delivery, at the price of a node's headroom
+  #    when the box is saturated; docs/benchmarks.md, "Fan-out, third pass").
+  if [ "$FANOUT_PROCS" != 0 ]; then
+    NODE_ENV=("GOMAXPROCS=$FANOUT_PROCS")
+    start_nodes 3
+    NODE_ENV=()
+  fi
   run fanout-10k 3 --scenario fanout --users "$(scale 2000)" --subs 10 --rate "$(scale 1000)" --duration "$DUR" --connect-rate 2000 --user-prefix f
   run fanout-50k 3 --scenario fanout --users "$(scale 5000)" --subs 20 --rate "$(scale 2500)" --duration "$DUR" --connect-rate 2000 --procs 2 --user-prefix g
-  # 4. churn: windows, restarts, logouts.
+  # 4. churn: windows, restarts, logouts (nodes with Go's default again).
+  [ "$FANOUT_PROCS" = 0 ] || start_nodes 3
   run churn 3 --scenario churn --users "$(scale 600)" --windows 2 --rate "$(scale 40)" --duration "$DUR" --logout 0.1 --connect-rate 1000 --user-prefix k
   # 5. telephony.
   run ipt 3 --scenario ipt --users "$(scale 1000)" --bridges 10 --rate "$(scale 200)" --duration "$DUR" --connect-rate 1000 --user-prefix i
@@ -241,7 +255,7 @@ fi
 
 section "Run"
 {
-  echo "Command: \`make bench\` (scripts/bench.sh), BENCH_SCALE=$SCALE, BENCH_DURATION=$DUR, BENCH_STORM_CONNS=$STORM${BENCH_SKIP:+, BENCH_SKIP=$BENCH_SKIP}${BENCH_ONLY:+, BENCH_ONLY=$BENCH_ONLY}."
+  echo "Command: \`make bench\` (scripts/bench.sh), BENCH_SCALE=$SCALE, BENCH_DURATION=$DUR, BENCH_STORM_CONNS=$STORM${BENCH_SKIP:+, BENCH_SKIP=$BENCH_SKIP}${BENCH_ONLY:+, BENCH_ONLY=$BENCH_ONLY}${BENCH_FANOUT_PROCS:+, BENCH_FANOUT_PROCS=$BENCH_FANOUT_PROCS}."
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr), $(go env GOVERSION), $(awk '/^MemTotal:/ {printf "%.0f", $2/1048576}' /proc/meminfo) GiB RAM; code $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo "Started $START_DATE (load average $START_LOAD), finished $(date -u '+%Y-%m-%d %H:%M UTC') (load average $(cut -d' ' -f1-3 /proc/loadavg))."
 } >>"$DOC"

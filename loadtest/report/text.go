@@ -21,7 +21,7 @@ func WriteJSON(w io.Writer, r *loadtest.Result) error {
 }
 
 // latencyOrder is the order latency rows are shown in.
-var latencyOrder = []string{loadtest.LConnect, loadtest.LReconnect, loadtest.LDelivery, loadtest.LCall, loadtest.LPhone}
+var latencyOrder = []string{loadtest.LConnect, loadtest.LReconnect, loadtest.LDelivery, loadtest.LSendLag, loadtest.LCall, loadtest.LPhone}
 
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {
