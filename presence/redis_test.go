@@ -429,3 +429,91 @@ func TestRedisGroupCommit(t *testing.T) {
 		t.Fatalf("%d users online, want %d", len(list), workers*each/2)
 	}
 }
+
+// cmdLog records the names of the commands a Redis client sends.
+type cmdLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (l *cmdLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (l *cmdLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		l.add(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (l *cmdLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			l.add(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (l *cmdLog) add(c redis.Cmder) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.names = append(l.names, c.Name())
+}
+
+func (l *cmdLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.names
+	l.names = nil
+	return out
+}
+
+// TestRedisStatusChangeOneRoundTrip: a status or idle change of a present
+// user is one script call; the tenant index is left as it is (the user is
+// in it before and after), and ListTenant still lists the user with the
+// new state. The user's going offline still removes the entry.
+func TestRedisStatusChangeOneRoundTrip(t *testing.T) {
+	srv := testenv.Redis(t)
+	client, err := presence.NewRedisClient(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log cmdLog
+	client.AddHook(&log)
+	ctx := ctxT(t)
+	opt := presence.DefaultOptions()
+	opt.Grace = 0
+	s, err := presence.NewRedis(ctx, client, opt)
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c := ci("ann", "s1", "c1", "n1")
+	if _, err := s.Connect(ctx, c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	log.take()
+	ch, err := s.SetStatus(ctx, "acme", "ann", wire.Busy, "in a meeting", time.Now())
+	if err != nil || !ch.Changed || ch.Presence.Status != wire.Busy {
+		t.Fatalf("set status: %+v %v", ch, err)
+	}
+	if _, err := s.SetIdle(ctx, "acme", "ann", "s1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range log.take() {
+		if name != "evalsha" && name != "eval" {
+			t.Errorf("a present user's status and idle changes sent %q; want only their scripts", name)
+		}
+	}
+	list := must(s.ListTenant(ctx, "acme"))(t)
+	if len(list) != 1 || list[0].User != "ann" || list[0].Status != wire.Busy || list[0].Note != "in a meeting" {
+		t.Fatalf("tenant list after the status change: %+v", list)
+	}
+	if _, err := s.Disconnect(ctx, c.Ref(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if list := must(s.ListTenant(ctx, "acme"))(t); len(list) != 0 {
+		t.Fatalf("tenant list after the user went offline: %+v", list)
+	}
+}

@@ -23,7 +23,15 @@ func (r *Redis) userOp(ctx context.Context, op string, s *redis.Script, keys []s
 	if err != nil {
 		return userReply{}, r.fail(op, err)
 	}
-	if rep.code == "ok" {
+	if rep.code == "ok" && !(rep.wasPresent && rep.isPresent) {
+		// A user present before and after (every status change, most idle
+		// and phone changes) keeps the index entry it has, so this second
+		// round trip is skipped. The entry's score is the version that made
+		// the user present: a removal only ever races the add of a later
+		// return to present, which has its own higher score, so raising the
+		// score here would order nothing. (A lost add, a crash between a
+		// connect's script and its index update, is then mended by the
+		// user's next connect or disconnect rather than by a status change.)
 		b = r.batch()
 		r.queueIndex(ctx, b, rep)
 		if err := b.exec(ctx); err != nil {
