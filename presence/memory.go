@@ -35,7 +35,7 @@ type sessionKey struct{ tenant, session string }
 
 type memUser struct {
 	st UserState
-	// conns by id; byNode shares each *ConnInfo (a 128-byte ConnInfo as a
+	// conns by id; byNode shares each *ConnInfo (a 120-byte ConnInfo as a
 	// map value, twice, was most of an idle connection's memory).
 	conns   map[string]*ConnInfo
 	last    wire.Presence
