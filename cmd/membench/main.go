@@ -28,12 +28,17 @@ func main() {
 	flag.IntVar(&cfg.Clients.Parallel, "parallel", 32, "connections being opened at once")
 	flag.IntVar(&cfg.Clients.Sources, "sources", 4, "127.0.0.x source addresses (0: kernel's choice)")
 	flag.BoolVar(&cfg.GoroutineReader, "goroutine-reader", true, "also measure the gateway with PGW_READER=goroutine (one reader goroutine per connection)")
+	flag.BoolVar(&cfg.RedisOnly, "redis-only", false, "measure only the gateway on a private Redis (needs --redis-server; --bare still adds the bare server): for interleaved before/after runs of two gateway binaries")
 	flag.DurationVar(&cfg.Settle, "settle", 3*time.Minute, "deadline of each wait for 2 GC cycles")
 	serverEnv := flag.String("server-env", "", "comma-separated NAME=value added to every server's environment (e.g. GOGC=50)")
 	serverLog := flag.String("server-log", "", "file for the servers' output (empty: discarded)")
 	flag.Parse()
 	if cfg.Gateway == "" {
 		fmt.Fprintln(os.Stderr, "membench: --gateway is required")
+		os.Exit(2)
+	}
+	if cfg.RedisOnly && cfg.RedisServer == "" {
+		fmt.Fprintln(os.Stderr, "membench: --redis-only needs --redis-server")
 		os.Exit(2)
 	}
 	if *serverEnv != "" {

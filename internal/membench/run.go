@@ -30,6 +30,10 @@ type Config struct {
 	// PGW_READER=goroutine, the reading of before issue 13: the same-run
 	// baseline of epoll reading.
 	GoroutineReader bool
+	// RedisOnly measures the gateway on a private Redis alone (no
+	// in-process store run, no PGW_READER=goroutine run): interleaved
+	// before/after runs of two gateway binaries (docs/benchmarks.md).
+	RedisOnly bool
 	// Settle bounds each wait for the server's GC cycles. Default 3m.
 	Settle time.Duration
 	// Log receives progress; ServerLog the servers' own output.
@@ -89,8 +93,11 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.ServerLog == nil {
 		cfg.ServerLog = io.Discard
 	}
-	targets := []target{{name: "pgw (in-process store, embedded NATS)", bin: cfg.Gateway, ws: "/v1/ws"}}
-	if cfg.GoroutineReader {
+	var targets []target
+	if !cfg.RedisOnly {
+		targets = append(targets, target{name: "pgw (in-process store, embedded NATS)", bin: cfg.Gateway, ws: "/v1/ws"})
+	}
+	if cfg.GoroutineReader && !cfg.RedisOnly {
 		targets = append(targets, target{name: "pgw (in-process store, PGW_READER=goroutine)", bin: cfg.Gateway, ws: "/v1/ws",
 			env: []string{"PGW_READER=goroutine"}})
 	}
