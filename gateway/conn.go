@@ -58,7 +58,7 @@ type conn struct {
 
 	mu         sync.Mutex
 	queue      []outFrame
-	expires    int64         // the token's exp in Unix nanoseconds; 0: none (a login's is the tracker's)
+	expires    int64         // the token's exp in Unix seconds (JWT's own unit; nanoseconds end in 2262); 0: none (a login's is the tracker's)
 	nextPing   int64         // monoNow time of the next ping (sweep)
 	subs       userSet       // watched users (own tenant)
 	writerGone chan struct{} // made by cleanup when it must wait for the writer

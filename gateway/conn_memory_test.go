@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/time/rate"
+
+	"github.com/pgw/pgw/gateway/auth"
 )
 
 // An idle connection's memory is mostly this struct: it must stay within
@@ -99,5 +102,39 @@ func TestRecentPublishesPrune(t *testing.T) {
 	defer r.mu.Unlock()
 	if r.at != nil {
 		t.Fatalf("after the window nothing is kept, got %v", r.at)
+	}
+}
+
+// A token that expires far in the future (year 3000: past what Unix
+// nanoseconds hold) keeps its connection open and gets no expiring notice;
+// one already within the notice gets it. The sweep runs here by hand.
+func TestSweepTokenExpiryFarAndNear(t *testing.T) {
+	tn := startNode(t, func(c *Config) { c.ExpiringNotice = time.Minute })
+	sign := func(sub string, exp time.Time) string {
+		tok, err := auth.Sign([]byte(testSecret), auth.Claims{Subject: sub, Tenant: "acme", Expires: exp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	far, near := dial(t, tn.url, nil), dial(t, tn.url, nil)
+	for _, c := range []struct {
+		cl  *client
+		tok string
+	}{{far, sign("far", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))}, {near, sign("near", time.Now().Add(30*time.Second))}} {
+		if w := c.cl.request(map[string]any{"type": "hello", "token": c.tok, "device": "desktop"}); w["type"] != "welcome" {
+			t.Fatalf("hello: %v", w)
+		}
+	}
+	from := far.count()
+	tn.sweep(context.Background(), time.Now())
+	near.waitFrame(0, 10*time.Second, func(f map[string]any) bool { return f["type"] == "expiring" })
+	if f := far.request(map[string]any{"type": "idle", "idle": true}); f["type"] != "ok" {
+		t.Fatalf("the far-expiry connection after a sweep: %v", f)
+	}
+	for _, f := range far.all()[from:] {
+		if f["type"] == "expiring" {
+			t.Fatalf("the far-expiry connection was told it expires: %v", f)
+		}
 	}
 }

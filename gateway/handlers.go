@@ -515,7 +515,7 @@ func (c *conn) refresh(f *frame) (reply, error) {
 func (c *conn) setClaimsLocked(cl auth.Claims) {
 	c.expires = 0
 	if c.login() == "" && !cl.Expires.IsZero() {
-		c.expires = cl.Expires.UnixNano()
+		c.expires = cl.Expires.Unix()
 	}
 	if c.bridge {
 		c.ext.claims = cl

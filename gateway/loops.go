@@ -68,16 +68,19 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 			c.mu.Unlock()
 			continue
 		}
-		exp := c.expires // 0 for a login: its expiry is the tracker's (logins.go)
+		var exp time.Time // zero for a login: its expiry is the tracker's (logins.go)
+		if c.expires != 0 {
+			exp = time.Unix(c.expires, 0)
+		}
 		var ping, notify, expired bool
 		if mono := monoAt(now); mono >= c.nextPing {
 			ping = true
 			c.nextPing = mono + int64(n.cfg.Heartbeat)
 		}
-		if exp != 0 {
-			if wall := now.UnixNano(); wall >= exp {
+		if !exp.IsZero() {
+			if !now.Before(exp) {
 				expired = true
-			} else if !c.expiringSent && wall >= exp-int64(n.cfg.ExpiringNotice) {
+			} else if !c.expiringSent && !now.Before(exp.Add(-n.cfg.ExpiringNotice)) {
 				c.expiringSent = true
 				notify = true
 			}
@@ -87,7 +90,7 @@ func (n *Node) sweep(_ context.Context, now time.Time) {
 		case expired:
 			c.closeWith(problem.CloseAuth, problem.TokenExpired, true)
 		case notify:
-			c.send(mustJSON(expiringFrame{Type: wire.TypeExpiring, Expires: time.Unix(0, exp).Unix()}))
+			c.send(mustJSON(expiringFrame{Type: wire.TypeExpiring, Expires: exp.Unix()}))
 		}
 		if ping && !expired {
 			c.ping()
