@@ -3,6 +3,7 @@ package presence
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -35,9 +36,11 @@ type sessionKey struct{ tenant, session string }
 
 type memUser struct {
 	st UserState
-	// conns by id; byNode shares each *ConnInfo (a 120-byte ConnInfo as a
-	// map value, twice, was most of an idle connection's memory).
-	conns   map[string]*ConnInfo
+	// conns: a user's few connections (at most MaxConnsFor), looked up by
+	// id with a scan; byNode shares each *ConnInfo (a 120-byte ConnInfo as
+	// a map value, twice, was most of an idle connection's memory, and a
+	// map for two connections is ~200 bytes).
+	conns   []*ConnInfo
 	last    wire.Presence
 	version int64
 	// forgetAt is set while the user has nothing left but the version of
@@ -68,7 +71,7 @@ func (m *Memory) user(t, u string) *memUser {
 	k := userKey{t, u}
 	mu := m.users[k]
 	if mu == nil {
-		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}, conns: map[string]*ConnInfo{}}
+		mu = &memUser{st: UserState{Sessions: map[string]*SessionState{}}}
 		mu.last = wire.OfflinePresence(t, u)
 		m.users[k] = mu
 	}
@@ -115,13 +118,16 @@ func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, 
 		return Change{}, fmt.Errorf("session %q: %w", c.Session, ErrSessionConflict)
 	}
 	mu := m.user(c.Tenant, c.User)
-	if _, again := mu.conns[c.Conn]; !again {
-		if len(mu.conns) >= m.opt.MaxConnsFor(c.Tenant) {
-			return Change{}, fmt.Errorf("user %q holds %d connections: %w", c.User, len(mu.conns), ErrTooManyConnections)
-		}
+	i := mu.connIndex(c.Conn)
+	if i < 0 && len(mu.conns) >= m.opt.MaxConnsFor(c.Tenant) {
+		return Change{}, fmt.Errorf("user %q holds %d connections: %w", c.User, len(mu.conns), ErrTooManyConnections)
 	}
 	ci := &c
-	mu.conns[c.Conn] = ci
+	if i >= 0 {
+		mu.conns[i] = ci
+	} else {
+		mu.conns = append(mu.conns, ci)
+	}
 	if m.byNode[c.Node] == nil {
 		m.byNode[c.Node] = map[string]*ConnInfo{}
 	}
@@ -135,6 +141,24 @@ func (m *Memory) Connect(_ context.Context, c ConnInfo, now time.Time) (Change, 
 	s.Conns = m.countConns(mu, c.Session)
 	s.GraceUntil = time.Time{}
 	return m.commit(c.Tenant, c.User, mu, now), nil
+}
+
+// connIndex is the index of connection id in mu.conns, -1 if absent.
+func (mu *memUser) connIndex(id string) int {
+	return slices.IndexFunc(mu.conns, func(c *ConnInfo) bool { return c.Conn == id })
+}
+
+// removeConn removes connection id and reports whether it was there.
+func (mu *memUser) removeConn(id string) bool {
+	i := mu.connIndex(id)
+	if i < 0 {
+		return false
+	}
+	mu.conns = slices.Delete(mu.conns, i, i+1)
+	if len(mu.conns) == 0 {
+		mu.conns = nil
+	}
+	return true
 }
 
 func (m *Memory) countConns(mu *memUser, session string) int {
@@ -160,10 +184,9 @@ func (m *Memory) disconnect(c ConnRef, now time.Time, grace time.Duration) Chang
 	if mu == nil {
 		return Change{Presence: wire.OfflinePresence(c.Tenant, c.User)}
 	}
-	if _, ok := mu.conns[c.Conn]; !ok {
+	if !mu.removeConn(c.Conn) {
 		return Change{Presence: mu.last}
 	}
-	delete(mu.conns, c.Conn)
 	if byNode := m.byNode[c.Node]; byNode != nil {
 		delete(byNode, c.Conn)
 		if len(byNode) == 0 {
@@ -229,7 +252,7 @@ func (m *Memory) Logout(_ context.Context, t, u, session string, now time.Time) 
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Conn < refs[j].Conn })
 	for _, r := range refs {
-		delete(mu.conns, r.Conn)
+		mu.removeConn(r.Conn)
 		if byNode := m.byNode[r.Node]; byNode != nil {
 			delete(byNode, r.Conn)
 		}
