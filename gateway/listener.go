@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,16 @@ import (
 // it turns the plain-text refusals net/http writes itself (431 for huge
 // headers, 400 for a malformed request) into problems like every other
 // error (contract §7).
+
+// Listen binds the node's public address (cmd/gateway, Run). Accepted
+// sockets get no TCP keep-alive (Go's default turns it on with four
+// setsockopt calls per connection, ~2% of a connect's CPU): a WebSocket's
+// heartbeat (PGW_HEARTBEAT, PGW_PONG_WAIT) finds a dead peer and keeps
+// middleboxes' idle timers fed, and an idle HTTP connection is closed after
+// two minutes.
+func Listen(addr string) (net.Listener, error) {
+	return (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", addr)
+}
 
 // capListener caps the open connections per client address. A connection
 // leaves the count when it closes or when it is hijacked (an upgraded

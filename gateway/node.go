@@ -666,9 +666,9 @@ func (n *Node) Ready(ctx context.Context) error {
 	return nil
 }
 
-// listen is a helper for Run and tests: it binds Addr.
+// listen is a helper for Run and tests: it binds Addr (Listen).
 func (n *Node) listen() (net.Listener, error) {
-	l, err := net.Listen("tcp", n.cfg.Addr)
+	l, err := Listen(n.cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("PGW_ADDR %s: %w", n.cfg.Addr, err)
 	}

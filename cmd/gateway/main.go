@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -86,7 +85,7 @@ func serve(args []string, getenv func(string) string, stderr io.Writer) int {
 	// The address first: a port already taken is the most common start-up
 	// failure (a second `make run`), and it should say so before anything
 	// else starts.
-	l, err := net.Listen("tcp", cfg.Addr)
+	l, err := gateway.Listen(cfg.Addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			fmt.Fprintf(stderr, "gateway: %s is already in use (another gateway? `make run` or `make demo` still running?): "+
