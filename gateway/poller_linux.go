@@ -17,9 +17,18 @@ import (
 // has data fires at once, so no wake-up is lost between a reader's last
 // look and its re-arm. The event carries the connection's slot in the
 // node's readers, never a pointer.
+//
+// The poller goroutine waits in Go's own netpoller, not in a blocking
+// epoll_wait: the epoll descriptor is itself pollable (readable while it
+// has events), so it is wrapped as a non-blocking *os.File and drained with
+// epoll_wait(…, 0) when the runtime says it is ready. A blocking
+// epoll_wait held a thread in a system call, and every wake-up (one per
+// frame a client sends) had to get a P back from the runtime; in a
+// fan-out that was a good part of a node's scheduling cost.
 type poller struct {
 	n    *Node
-	epfd int
+	epfd *os.File // the epoll instance, registered with Go's netpoller
+	raw  syscall.RawConn
 	wake int // eventfd: Shutdown's stop signal
 	done chan struct{}
 }
@@ -47,7 +56,19 @@ func newPoller(n *Node) (*poller, error) {
 		_ = unix.Close(wake)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	p := &poller{n: n, epfd: epfd, wake: wake, done: make(chan struct{})}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		_ = unix.Close(epfd)
+		_ = unix.Close(wake)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(epfd), "epoll")
+	raw, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		_ = unix.Close(wake)
+		return nil, err
+	}
+	p := &poller{n: n, epfd: f, raw: raw, wake: wake, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -57,9 +78,20 @@ func (p *poller) run() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
 	for {
-		k, err := unix.EpollWait(p.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
+		var k int
+		var werr error
+		err := p.raw.Read(func(fd uintptr) bool {
+			for {
+				k, werr = unix.EpollWait(int(fd), events, 0)
+				if werr != unix.EINTR {
+					// Nothing ready: false parks this goroutine in the
+					// netpoller until the epoll descriptor is readable.
+					return werr != nil || k > 0
+				}
+			}
+		})
+		if err == nil {
+			err = werr
 		}
 		if err != nil {
 			// Connections then wait for the read sweep's deadlines.
@@ -86,7 +118,7 @@ func (p *poller) close() {
 	binary.NativeEndian.PutUint64(one[:], 1)
 	_, _ = unix.Write(p.wake, one[:])
 	<-p.done
-	_ = unix.Close(p.epfd)
+	_ = p.epfd.Close()
 	_ = unix.Close(p.wake)
 }
 
@@ -111,12 +143,21 @@ func (p *poller) ctl(c *conn, op int) error {
 	var cerr error
 	err := c.rd.raw.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: armEvents, Fd: slot}
-		cerr = unix.EpollCtl(p.epfd, op, int(fd), &ev)
+		cerr = p.ctlFD(op, int(fd), &ev)
 	})
 	if err != nil {
 		return err
 	}
 	return os.NewSyscallError("epoll_ctl", cerr)
+}
+
+// ctlFD runs epoll_ctl on the epoll descriptor (held open meanwhile).
+func (p *poller) ctlFD(op, fd int, ev *unix.EpollEvent) error {
+	var cerr error
+	if err := p.raw.Control(func(epfd uintptr) { cerr = unix.EpollCtl(int(epfd), op, fd, ev) }); err != nil {
+		return err
+	}
+	return cerr
 }
 
 // tryRead reads what the socket has without waiting: errWouldBlock if
