@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"hash/maphash"
-	"slices"
 	"sync"
 
 	"github.com/pgw/pgw/wire"
@@ -54,7 +53,7 @@ type hub struct {
 // hubShard holds the watch state of the users that hash to it.
 type hubShard struct {
 	mu    sync.Mutex
-	watch map[userKey]connSet // the connections watching each user
+	watch map[userKey]*watchEntry // the connections watching each user
 	// pending counts subscribes that took interest in a user and have not
 	// queued their reply yet; self counts the user's own connections.
 	pending map[userKey]int
@@ -93,7 +92,7 @@ func newHub() *hub {
 	}
 	for i := range h.shards {
 		s := &h.shards[i]
-		s.watch = map[userKey]connSet{}
+		s.watch = map[userKey]*watchEntry{}
 		s.pending = map[userKey]int{}
 		s.self = map[userKey]int{}
 		s.last = map[userKey]cached{}
@@ -137,30 +136,41 @@ func (h *hub) lockShards(tenant string, users []string, all bool) func() {
 // holders counts what holds the bus interest in k.
 func (s *hubShard) holders(k userKey) int { return s.watchers(k) + s.pending[k] + s.self[k] }
 
-// watchers counts the connections watching k.
-func (s *hubShard) watchers(k userKey) int {
-	w := s.watch[k]
-	return w.len()
+// watchEntry is a watched user of a shard: its key, whose user name the
+// watchers' subscription lists share (userSet), and its watchers.
+type watchEntry struct {
+	key   userKey
+	conns connSet
 }
 
-// addWatcher makes c watch k (it did not).
-func (s *hubShard) addWatcher(k userKey, c *conn) {
-	w := s.watch[k]
-	w.add(c)
-	s.watch[k] = w
+// watchers counts the connections watching k.
+func (s *hubShard) watchers(k userKey) int {
+	if e := s.watch[k]; e != nil {
+		return e.conns.len()
+	}
+	return 0
+}
+
+// addWatcher makes c watch k (it did not) and returns k's entry.
+func (s *hubShard) addWatcher(k userKey, c *conn) *watchEntry {
+	e := s.watch[k]
+	if e == nil {
+		e = &watchEntry{key: k}
+		s.watch[k] = e
+	}
+	e.conns.add(c)
+	return e
 }
 
 // removeWatcher stops c watching k.
 func (s *hubShard) removeWatcher(k userKey, c *conn) {
-	w, ok := s.watch[k]
-	if !ok {
+	e := s.watch[k]
+	if e == nil {
 		return
 	}
-	w.remove(c)
-	if w.len() == 0 {
+	e.conns.remove(c)
+	if e.conns.len() == 0 {
 		delete(s.watch, k)
-	} else {
-		s.watch[k] = w
 	}
 }
 
@@ -265,7 +275,7 @@ func (h *hub) remove(c *conn) {
 	c.mu.Lock()
 	// A copy: unsubscribe removes from c.subs while it walks users (the
 	// list itself would shift under it and every other watch would stay).
-	users, tenant := slices.Clone(c.subs.list), c.tenantSub
+	users, tenant := c.subs.names(), c.tenantSub
 	c.mu.Unlock()
 	h.unsubscribe(c, users, tenant)
 }
@@ -359,8 +369,8 @@ func (h *hub) subscribe(c *conn, users []string, tenant bool, read snapshot, rep
 	for _, u := range users {
 		k := userKey{c.tenant, u}
 		s := h.shard(k)
-		if c.subs.add(u) {
-			s.addWatcher(k, c)
+		if !c.subs.has(u) {
+			c.subs.add(s.addWatcher(k, c))
 		}
 		decrement(s.pending, k)
 		h.releasedLocked(s, k) // c watched u already: its pending hold goes
@@ -548,8 +558,11 @@ func (h *hub) sendLocked(s *hubShard, k userKey, data []byte, except *conn) int 
 			n++
 		}
 	}
-	w := s.watch[k]
-	for c := range w.all() {
+	e := s.watch[k]
+	if e == nil {
+		return n
+	}
+	for c := range e.conns.all() {
 		if _, dup := all[c]; dup || c == except {
 			continue
 		}
