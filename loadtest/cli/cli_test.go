@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,22 @@ func TestMainExitCodes(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d containing %q", code, stderr.String(), tt.code, tt.msg)
 			}
 		})
+	}
+}
+
+// The harness runs its collector at harnessGCPercent, unless GOGC says
+// otherwise.
+func TestHarnessGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	t.Setenv("GOGC", "")
+	harnessGC()
+	if got := debug.SetGCPercent(100); got != harnessGCPercent {
+		t.Fatalf("GC percent %d without GOGC, want %d", got, harnessGCPercent)
+	}
+	t.Setenv("GOGC", "77")
+	harnessGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d with GOGC set, want it left alone (100)", got)
 	}
 }
