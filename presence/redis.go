@@ -22,9 +22,11 @@ type Redis struct {
 	keys    redisKeys
 	scripts redisScripts
 
-	// connects and disconnects coalesce concurrent calls (redis_group.go).
+	// connects, disconnects and small reads (GetMany) coalesce concurrent
+	// calls (redis_group.go).
 	connects    *groupCommit[connReq[ConnInfo], connRes]
 	disconnects *groupCommit[connReq[ConnRef], connRes]
+	gets        *groupCommit[getReq, getRes]
 
 	mu sync.Mutex
 	// beaten holds the nodes this store recorded a heartbeat for: a node

@@ -38,6 +38,7 @@ func (r *Redis) newConnGroups() {
 			}
 			return zipResults(r.disconnectMany(ctx, refs, nows))
 		}}
+	r.gets = &groupCommit[getReq, getRes]{max: groupMax, flush: r.getMany}
 }
 
 // groupMax caps a coalesced batch of Connects or Disconnects.

@@ -517,3 +517,55 @@ func TestRedisStatusChangeOneRoundTrip(t *testing.T) {
 		t.Fatalf("tenant list after the user went offline: %+v", list)
 	}
 }
+
+// GetMany calls read in one pipeline (the group commit's batch) each stand
+// alone: a user whose key is broken fails only the calls that ask for it,
+// and the others get their presences; concurrent small calls, coalesced,
+// get the same answers as alone.
+func TestRedisGetManyBatchedCallsStandAlone(t *testing.T) {
+	srv := testenv.Redis(t)
+	s := newRedisStore(t, srv.URL, storetest.Options())
+	ctx := ctxT(t)
+	now := time.Now()
+	must(s.Connect(ctx, ci("on", "s1", "c1", "n1"), now))(t)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	if err := raw.Set(ctx, presence.UserKey(s, "acme", "bad"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	pa, pb, ea, eb := presence.GetBatch(ctx, s, "acme", []string{"on", "none"}, []string{"bad", "on"})
+	if ea != nil || len(pa) != 2 || pa[0].Status != wire.Online || pa[1].Status != wire.Offline || pa[1].User != "none" {
+		t.Fatalf("the good call of the batch: %+v %v", pa, ea)
+	}
+	if eb == nil || pb != nil || errors.Is(eb, presence.ErrUnavailable) {
+		t.Fatalf("the call asking for a broken key: %+v %v, want its WRONGTYPE error alone", pb, eb)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			users := []string{"on", fmt.Sprintf("x%d", i)}
+			if i%8 == 0 {
+				users = append(users, "bad")
+			}
+			ps, err := s.GetMany(ctx, "acme", users)
+			switch {
+			case i%8 == 0 && err == nil:
+				errs <- fmt.Errorf("call %d asked for the broken key and got no error", i)
+			case i%8 != 0 && err != nil:
+				errs <- fmt.Errorf("call %d: %v (another call's broken key?)", i, err)
+			case i%8 != 0 && (ps[0].Status != wire.Online || ps[1].User != users[1] || ps[1].Status != wire.Offline):
+				errs <- fmt.Errorf("call %d: %+v", i, ps)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

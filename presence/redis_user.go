@@ -191,36 +191,80 @@ func (r *Redis) Get(ctx context.Context, tenant, user string) (wire.Presence, er
 }
 
 // GetMany returns the presence of each user, in order, in one round trip.
+// Calls of up to getGroupUsers users are coalesced with concurrent ones
+// (group commit, redis_group.go): a reconnect storm's subscribes read their
+// snapshots in a few pipelines instead of a round trip each. A larger call
+// (a node re-reading what it watches) runs alone.
 func (r *Redis) GetMany(ctx context.Context, tenant string, users []string) ([]wire.Presence, error) {
-	out := make([]wire.Presence, len(users))
 	if len(users) == 0 {
-		return out, nil
+		return []wire.Presence{}, nil
 	}
+	var res getRes
+	if len(users) > getGroupUsers {
+		res = r.getMany(ctx, []getReq{{tenant, users}})[0]
+	} else {
+		res = r.gets.do(ctx, getReq{tenant, users})
+	}
+	return res.ps, res.err
+}
+
+// getGroupUsers is the largest GetMany that is coalesced with others.
+const getGroupUsers = 16
+
+// getReq and getRes are one GetMany call and its answer.
+type getReq struct {
+	tenant string
+	users  []string
+}
+
+type getRes struct {
+	ps  []wire.Presence
+	err error
+}
+
+// getMany reads the users of every request in one pipeline. Each request
+// stands alone, as if it had been sent by itself: it fails with the first
+// error among its own commands (a lone pipeline's Exec returns just that),
+// never with another request's.
+func (r *Redis) getMany(ctx context.Context, reqs []getReq) []getRes {
 	pipe := r.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(users))
-	for i, u := range users {
-		cmds[i] = pipe.HGet(ctx, r.keys.user(tenant, u), "p")
+	cmds := make([][]*redis.StringCmd, len(reqs))
+	for i, q := range reqs {
+		cmds[i] = make([]*redis.StringCmd, len(q.users))
+		for j, u := range q.users {
+			cmds[i][j] = pipe.HGet(ctx, r.keys.user(q.tenant, u), "p")
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, r.fail("get", err)
+	_, _ = pipe.Exec(ctx) // every command carries its own error
+	out := make([]getRes, len(reqs))
+	for i, q := range reqs {
+		out[i] = r.presences(q, cmds[i])
 	}
-	for i, u := range users {
+	return out
+}
+
+// presences decodes one request's replies.
+func (r *Redis) presences(q getReq, cmds []*redis.StringCmd) getRes {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && err != redis.Nil {
+			return getRes{err: r.fail("get", err)}
+		}
+	}
+	out := make([]wire.Presence, len(q.users))
+	for i, u := range q.users {
 		js, err := cmds[i].Result()
 		if err == redis.Nil {
-			out[i] = wire.OfflinePresence(tenant, u)
+			out[i] = wire.OfflinePresence(q.tenant, u)
 			continue
 		}
-		if err != nil {
-			return nil, r.fail("get", err)
-		}
 		if err := wire.UnmarshalPresence([]byte(js), &out[i]); err != nil {
-			return nil, r.fail("get", fmt.Errorf("presence of %q: %w", u, err))
+			return getRes{err: r.fail("get", fmt.Errorf("presence of %q: %w", u, err))}
 		}
 		if out[i].Devices == nil {
 			out[i].Devices = []string{}
 		}
 	}
-	return out, nil
+	return getRes{ps: out}
 }
 
 // staleIndexAge is how old a tenant index entry of an offline user must be
