@@ -94,3 +94,75 @@ func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
 		t.Fatalf("bob's pushes of alice: %s, want one dnd", got)
 	}
 }
+
+// The periodic re-read does not race a bus that runs behind the store: a
+// change whose bus message may still be on its way (younger than a quarter
+// of PGW_RESYNC_EVERY; queued at a saturated node) is left to that message,
+// so every subscriber gets it as its own push and none is skipped by the
+// store's newer state; a change whose message never comes is delivered by
+// a round after that age.
+func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
+	// Rounds run by hand, with their time: the loop never ticks here.
+	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
+	n1 := tc.nodes[0]
+	connectUser(t, n1, "alice", "acme", "s-alice", "main")
+	bob, _ := connectUser(t, n1, "bob", "acme", "s-bob", "main")
+	reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
+	if reply["type"] != "ok" {
+		t.Fatalf("subscribe: %v", reply)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opt := presence.DefaultOptions()
+	opt.Prefix = n1.cfg.Prefix
+	st, err := presence.NewRedis(ctx, tc.rdb, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
+	before := shown()
+
+	// In flight: in the store, its bus message not here yet.
+	busy, err := st.SetStatus(ctx, "acme", "alice", wire.Busy, "queued", time.Now())
+	if err != nil || !busy.Changed {
+		t.Fatalf("set status in the store: %v %+v", err, busy)
+	}
+	n1.antiEntropy(ctx, time.Now())
+	if v := shown(); v != before {
+		t.Fatalf("a re-read delivered version %d while its bus message may be in flight (shown was %d)", v, before)
+	}
+	n1.onPresence("acme", "alice", busy.Presence.Version, mustJSON(busy.Presence)) // the bus catches up
+	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
+		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "busy"
+	}); f == nil {
+		t.Fatalf("bob never got alice's busy from the bus: %s", statusesOf(bob.presenceFrames("alice")))
+	}
+
+	// Lost: the bus never brings it; a round once it is old delivers it.
+	dnd, err := st.SetStatus(ctx, "acme", "alice", wire.DND, "lost", time.Now())
+	if err != nil || !dnd.Changed {
+		t.Fatalf("set status in the store: %v %+v", err, dnd)
+	}
+	n1.antiEntropy(ctx, time.Now())
+	if v := shown(); v != busy.Presence.Version {
+		t.Fatalf("a round right after the change delivered version %d", v)
+	}
+	n1.antiEntropy(ctx, time.Now().Add(time.Hour))
+	if v := shown(); v != dnd.Presence.Version {
+		t.Fatalf("a round an hour later left the node at version %d, want the store's %d", v, dnd.Presence.Version)
+	}
+	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
+		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
+	}); f == nil {
+		t.Fatalf("bob never got alice's lost dnd: %s", statusesOf(bob.presenceFrames("alice")))
+	}
+	var busies int
+	for _, m := range bob.presenceFrames("alice") {
+		if m["status"] == "busy" {
+			busies++
+		}
+	}
+	if busies != 1 {
+		t.Fatalf("bob got alice's busy %d times, want once: %s", busies, statusesOf(bob.presenceFrames("alice")))
+	}
+}

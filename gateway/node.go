@@ -448,14 +448,25 @@ func (n *Node) resync() {
 // Redis restarted empty the store knows nobody until the nodes holding
 // connections re-assert them (within a heartbeat), and publishing offline
 // in between would make present users flap.
-func (n *Node) antiEntropy(ctx context.Context, _ time.Time) {
+//
+// A stored change younger than a quarter of the period (its version is at
+// least its time in microseconds) is left to its bus message, which may
+// still be on its way: a busy bus runs behind the store (its messages
+// queue for seconds at a saturated node), and delivering the store's
+// newest state then would skip the versions still queued, where each
+// subscriber must get every change (the contract: presence frames on every
+// change, never coalesced). A change whose message is lost is delivered by
+// the first round after that age: a lost message leaves a subscriber stale
+// at most 1¼ periods.
+func (n *Node) antiEntropy(ctx context.Context, now time.Time) {
 	seen := n.forgotten
 	n.forgotten = map[userKey]struct{}{}
-	n.reread(ctx, func(k userKey) bool {
+	settled := now.Add(-n.cfg.ResyncEvery / 4).UnixMicro()
+	n.rereadThen(ctx, func(k userKey) bool {
 		n.forgotten[k] = struct{}{}
 		_, again := seen[k]
 		return again
-	})
+	}, func(_ userKey, version int64) bool { return version <= settled })
 }
 
 // reread reads every user this node's connections watch from the store and
@@ -463,6 +474,12 @@ func (n *Node) antiEntropy(ctx context.Context, _ time.Time) {
 // longer knows but the node shows present is published offline, above the
 // version shown, when confirm (nil: always) agrees.
 func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
+	n.rereadThen(ctx, confirm, nil)
+}
+
+// rereadThen is reread that delivers a stored presence (version > 0) only
+// when due (nil: always) agrees with its version.
+func (n *Node) rereadThen(ctx context.Context, confirm func(userKey) bool, due func(userKey, int64) bool) {
 	users, tenants := n.hub.watched()
 	deliver := func(ps []wire.Presence) {
 		for _, p := range ps {
@@ -477,6 +494,9 @@ func (n *Node) reread(ctx context.Context, confirm func(userKey) bool) {
 					p.Version, p.Since = presence.NextVersion(v, now), wire.FormatSince(now)
 					n.publish(presence.Change{Presence: p, Changed: true})
 				}
+				continue
+			}
+			if due != nil && !due(userKey{p.Tenant, p.User}, p.Version) {
 				continue
 			}
 			n.onPresence(p.Tenant, p.User, p.Version, mustJSON(p))

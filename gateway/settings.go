@@ -68,7 +68,7 @@ func (c *Config) settings() []setting {
 		{"PGW_RATE_LIMIT", "frames per second per connection; the same budget bounds one user's writes (frames and HTTP requests that reach the store) over all its connections on one node, and HTTP requests per principal", (*floatVal)(&c.RateLimit)},
 		{"PGW_RATE_BURST", "frame burst per connection (and of the budgets of PGW_RATE_LIMIT)", (*intVal)(&c.RateBurst)},
 		{"PGW_RATE_SUSTAIN", "a connection whose frames keep being dropped this long, with no quiet second in between, is closed 4429", (*durVal)(&c.RateSustain)},
-		{"PGW_RESYNC_EVERY", "anti-entropy: every user this node's connections watch is re-read from the store this often, so a lost NATS message or a lost store reply never leaves a subscriber stuck longer; 0: off (only NATS reconnects resync)", (*durVal)(&c.ResyncEvery)},
+		{"PGW_RESYNC_EVERY", "anti-entropy: every user this node's connections watch is re-read from the store this often and a change older than a quarter of it that the node has not shown is delivered, so a lost NATS message or a lost store reply never leaves a subscriber stuck longer than 1¼ times this (a younger change is left to its bus message, which may still be queued); 0: off (only NATS reconnects resync)", (*durVal)(&c.ResyncEvery)},
 		{"PGW_OUTBOUND_QUEUE", "frames queued for a slow client before 1008 slow_consumer", (*intVal)(&c.OutboundQueue)},
 		{"PGW_MAX_SUBSCRIPTIONS", "users one connection may watch", (*intVal)(&c.MaxSubscriptions)},
 		{"PGW_MAX_CONNS_PER_USER", "connections per user over all nodes", (*intVal)(&c.MaxConnsPerUser)},
