@@ -166,3 +166,48 @@ func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
 		t.Fatalf("bob got alice's busy %d times, want once: %s", busies, statusesOf(bob.presenceFrames("alice")))
 	}
 }
+
+// TestAntiEntropyDeliversAChangeStampedAhead: a change stamped by a node
+// whose clock runs ahead of this one's looks young to every round by its
+// version alone; found unshown and unchanged in two rounds in a row, it is
+// delivered, so no clock keeps a lost bus message from its subscribers.
+func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
+	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
+	n1 := tc.nodes[0]
+	connectUser(t, n1, "alice", "acme", "s-alice", "main")
+	bob, _ := connectUser(t, n1, "bob", "acme", "s-bob", "main")
+	reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
+	if reply["type"] != "ok" {
+		t.Fatalf("subscribe: %v", reply)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opt := presence.DefaultOptions()
+	opt.Prefix = n1.cfg.Prefix
+	st, err := presence.NewRedis(ctx, tc.rdb, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
+
+	// Made (and stamped) by a node whose clock is 5 minutes ahead (within
+	// maxVersionLead, so the bus would take it); its bus message is lost.
+	dnd, err := st.SetStatus(ctx, "acme", "alice", wire.DND, "ahead", time.Now().Add(5*time.Minute))
+	if err != nil || !dnd.Changed {
+		t.Fatalf("set status in the store: %v %+v", err, dnd)
+	}
+	before := shown()
+	n1.antiEntropy(ctx, time.Now())
+	if v := shown(); v != before {
+		t.Fatalf("the first round delivered version %d, which may still be on the bus (shown was %d)", v, before)
+	}
+	n1.antiEntropy(ctx, time.Now())
+	if v := shown(); v != dnd.Presence.Version {
+		t.Fatalf("the second round left the node at version %d, want the store's %d", v, dnd.Presence.Version)
+	}
+	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
+		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
+	}); f == nil {
+		t.Fatalf("bob never got alice's dnd: %s", statusesOf(bob.presenceFrames("alice")))
+	}
+}

@@ -46,8 +46,11 @@ type Node struct {
 	manual      manualStatuses
 	recent      recentPublishes      // republished after a NATS reconnect
 	forgotten   map[userKey]struct{} // antiEntropy's loop only: users the store forgot last round
-	unasserted  []*conn              // heartbeat loop only: re-asserts that failed, retried
-	verifyConns atomic.Bool          // NATS reconnected: the heartbeat loop re-asserts the connections
+	// young is antiEntropy's loop's only: the stored version of each user
+	// whose change a round left to its bus message as too young.
+	young       map[userKey]int64
+	unasserted  []*conn     // heartbeat loop only: re-asserts that failed, retried
+	verifyConns atomic.Bool // NATS reconnected: the heartbeat loop re-asserts the connections
 	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
 	lastBeat time.Time
 	bus      *bus.Bus
@@ -457,16 +460,27 @@ func (n *Node) resync() {
 // subscriber must get every change (the contract: presence frames on every
 // change, never coalesced). A change whose message is lost is delivered by
 // the first round after that age: a lost message leaves a subscriber stale
-// at most 1¼ periods.
+// at most 1¼ periods. The age is read from the version, which the node that
+// made the change stamped with its own clock; so that no clock (a node's
+// clock ahead of this one's, versions that ran ahead of time) can keep a
+// lost change from being delivered, a change found unshown and unchanged in
+// two rounds in a row is delivered whatever its version says: stale at
+// most 2 periods then.
 func (n *Node) antiEntropy(ctx context.Context, now time.Time) {
-	seen := n.forgotten
-	n.forgotten = map[userKey]struct{}{}
+	seen, wasYoung := n.forgotten, n.young
+	n.forgotten, n.young = map[userKey]struct{}{}, map[userKey]int64{}
 	settled := now.Add(-n.cfg.ResyncEvery / 4).UnixMicro()
 	n.rereadThen(ctx, func(k userKey) bool {
 		n.forgotten[k] = struct{}{}
 		_, again := seen[k]
 		return again
-	}, func(_ userKey, version int64) bool { return version <= settled })
+	}, func(k userKey, version int64) bool {
+		if version <= settled || wasYoung[k] == version {
+			return true
+		}
+		n.young[k] = version
+		return false
+	})
 }
 
 // reread reads every user this node's connections watch from the store and
