@@ -59,6 +59,13 @@ func (s *gatedStore) SetStatus(ctx context.Context, tenant, user string, st wire
 	return s.Store.SetStatus(ctx, tenant, user, st, note, now)
 }
 
+func (s *gatedStore) RestoreStatus(ctx context.Context, tenant, user string, st wire.Status, note string, since int64, now time.Time) (presence.Change, error) {
+	if s.failStatus.Add(-1) >= 0 {
+		return presence.Change{}, fmt.Errorf("restore status: %w", presence.ErrUnavailable)
+	}
+	return s.Store.RestoreStatus(ctx, tenant, user, st, note, since, now)
+}
+
 // newGatedStore opens a Redis store on srv wrapped in a gatedStore.
 func newGatedStore(t *testing.T, srv *testenv.RedisServer, ttl time.Duration) *gatedStore {
 	t.Helper()
@@ -141,12 +148,71 @@ func TestManualStatusReassertRetried(t *testing.T) {
 	}
 	wantManual(t, st, wire.DND)
 	st.failStatus.Store(2)
-	// Redis restarted empty: the node re-asserts; its first two SetStatus fail.
+	// Redis restarted empty: the node re-asserts; its first two restores fail.
 	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	wantManual(t, st, wire.DND)
 	if n := st.failStatus.Load(); n >= 0 {
-		t.Fatalf("the re-assert did not try SetStatus twice (%d failures left)", n+1)
+		t.Fatalf("the re-assert did not try RestoreStatus twice (%d failures left)", n+1)
+	}
+}
+
+// TestManualStatusRestoreYieldsToTheUsersChoice: a node whose restore of a
+// manual status is still pending (here: failing) while the user chooses
+// "online" on another node must not bring the old status back when the
+// restore gets through: the user's choice stands. Found by the chaos
+// checker (seed 7 round 6: u4 busy again after the user set online).
+func TestManualStatusRestoreYieldsToTheUsersChoice(t *testing.T) {
+	const ttl = time.Second
+	srv := testenv.Redis(t)
+	nt := testenv.NATS(t)
+	st := newGatedStore(t, srv, ttl)
+	conf := func(id string) func(*Config) {
+		return func(c *Config) {
+			c.RedisURL, c.NATSURL, c.NodeID, c.NodeTTL = srv.URL, nt.URL, id, ttl
+		}
+	}
+	a := startNodeDeps(t, conf("n1"), Deps{Store: st})
+	b := startNode(t, conf("n2"))
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+
+	c, _ := connectUser(t, a, "u1", "acme", "s1", "main")
+	if r := c.request(map[string]any{"type": "status", "status": "busy", "note": "call"}); r["type"] != "ok" {
+		t.Fatalf("status: %v", r)
+	}
+	wantManual(t, st, wire.Busy)
+	// The restore fails for a long while (a flaky link to Redis).
+	st.failStatus.Store(1 << 30)
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The user's connection is back in the store (re-asserted), without
+	// its manual status, and the user opens a window on n2 and chooses
+	// online there.
+	testenv.WaitFor(t, 20*time.Second, func() error {
+		p, err := st.Get(context.Background(), "acme", "u1")
+		if err != nil || p.Status != wire.Online || p.Manual {
+			return fmt.Errorf("u1 is %s manual=%v (%v), want re-asserted online", p.Status, p.Manual, err)
+		}
+		return nil
+	})
+	c2, _ := connectUser(t, b, "u1", "acme", "s2", "main")
+	if r := c2.request(map[string]any{"type": "status", "status": "online"}); r["type"] != "ok" {
+		t.Fatalf("status online: %v", r)
+	}
+	tries := st.failStatus.Load()
+	st.failStatus.Store(0)
+	// n1's restore gets through on a later heartbeat: it must yield.
+	testenv.WaitFor(t, 20*time.Second, func() error {
+		if n := st.failStatus.Load(); n >= 0 {
+			return fmt.Errorf("no restore tried since the link healed (%d of %d failures left)", n, tries)
+		}
+		return nil
+	})
+	p, err := st.Get(context.Background(), "acme", "u1")
+	if err != nil || p.Status != wire.Online || p.Manual {
+		t.Fatalf("after the restore u1 is %s manual=%v (%v), want online as the user chose", p.Status, p.Manual, err)
 	}
 }

@@ -675,7 +675,13 @@ func (n *Node) restoreManual(ctx context.Context, now time.Time) {
 			n.manual.forget(k.tenant, k.user)
 			continue
 		}
-		ch, err := n.store.SetStatus(ctx, k.tenant, k.user, m.status, m.note, now)
+		ch, err := n.store.RestoreStatus(ctx, k.tenant, k.user, m.status, m.note, m.version, now)
+		if errors.Is(err, presence.ErrStatusChosen) {
+			// The user chose a status (online included) on another
+			// session after the one this node learnt: theirs stands.
+			n.manual.forget(k.tenant, k.user)
+			continue
+		}
 		if err != nil {
 			// ErrOffline: the user's connections are not back yet.
 			n.log.Warn("re-assert of a manual status failed; will retry", "tenant", k.tenant, "user", k.user, "err", err)

@@ -208,9 +208,10 @@ func (n *Node) sessionsEnded(ctx context.Context, ended []presence.Ended, now ti
 // instead of clearing it, and so does a re-assert (restoring); while lost,
 // presences without a manual status are taken for consequences of the loss
 // and ignored. A manual status heard (the user chose one, or the restore got
-// through) ends it. The cost: a user who clears their status ("online") on
-// another session while this node has it lost gets it back at the
-// re-assert.
+// through) ends it. A user who clears their status ("online") on another
+// session while this node has it lost keeps that choice: the restore is
+// refused by the store (presence.ErrStatusChosen: the user chose a status
+// above the version this node learnt its status from) and forgotten.
 type manualStatuses struct {
 	mu sync.Mutex
 	m  map[userKey]manualStatus

@@ -43,6 +43,10 @@ type memUser struct {
 	conns   []*ConnInfo
 	last    wire.Presence
 	version int64
+	// chosen is the version at which the user last chose a status
+	// (SetStatus; RestoreStatus yields to a later one); 0 once the user has
+	// nothing left, as the Redis store's hash is deleted then.
+	chosen int64
 	// forgetAt is set while the user has nothing left but the version of
 	// its offline change, kept until then (Options.VersionTTL, §3.2).
 	forgetAt time.Time
@@ -97,6 +101,7 @@ func (m *Memory) commit(t, u string, mu *memUser, now time.Time) Change {
 	}
 	mu.forgetAt = time.Time{}
 	if len(mu.conns) == 0 && len(mu.st.Sessions) == 0 && mu.st.Phone == nil {
+		mu.chosen = 0
 		if mu.version == 0 {
 			delete(m.users, userKey{t, u})
 		} else {
@@ -212,18 +217,35 @@ func (m *Memory) endSession(tenant string, mu *memUser, session string) {
 }
 
 func (m *Memory) SetStatus(_ context.Context, t, u string, s wire.Status, note string, now time.Time) (Change, error) {
+	return m.setStatus(t, u, s, note, -1, now)
+}
+
+func (m *Memory) RestoreStatus(_ context.Context, t, u string, s wire.Status, note string, since int64, now time.Time) (Change, error) {
+	return m.setStatus(t, u, s, note, since, now)
+}
+
+// setStatus is SetStatus (since < 0: the user's choice, remembered) and
+// RestoreStatus (yields to a choice above since).
+func (m *Memory) setStatus(t, u string, s wire.Status, note string, since int64, now time.Time) (Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mu := m.users[userKey{t, u}]
 	if mu == nil || Aggregate(t, u, &mu.st).Sessions == 0 {
 		return Change{}, fmt.Errorf("user %q: %w", u, ErrOffline)
 	}
+	if since >= 0 && mu.chosen > since {
+		return Change{}, fmt.Errorf("user %q chose a status at version %d: %w", u, mu.chosen, ErrStatusChosen)
+	}
 	if s == wire.Online {
 		mu.st.Manual, mu.st.Note = "", ""
 	} else {
 		mu.st.Manual, mu.st.Note = s, note
 	}
-	return m.commit(t, u, mu, now), nil
+	ch := m.commit(t, u, mu, now)
+	if since < 0 {
+		mu.chosen = mu.version
+	}
+	return ch, nil
 }
 
 func (m *Memory) SetIdle(_ context.Context, t, u, session string, idle bool, now time.Time) (Change, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,13 +44,27 @@ func (r *Redis) userOp(ctx context.Context, op string, s *redis.Script, keys []s
 
 // SetStatus sets the user's manual status and note (see Store).
 func (r *Redis) SetStatus(ctx context.Context, tenant, user string, s wire.Status, note string, now time.Time) (Change, error) {
-	rep, err := r.userOp(ctx, "set status", r.scripts.setStatus, r.keys.userKeys(tenant, user),
-		r.userArgs(tenant, user, now, string(s), note))
+	return r.setStatus(ctx, "set status", tenant, user, s, note, "", now)
+}
+
+// RestoreStatus sets a lost manual status again unless the user chose one
+// above since (see Store).
+func (r *Redis) RestoreStatus(ctx context.Context, tenant, user string, s wire.Status, note string, since int64, now time.Time) (Change, error) {
+	return r.setStatus(ctx, "restore status", tenant, user, s, note, strconv.FormatInt(since, 10), now)
+}
+
+// setStatus runs setstatus.lua; since is "" for the user's own choice.
+func (r *Redis) setStatus(ctx context.Context, op, tenant, user string, s wire.Status, note, since string, now time.Time) (Change, error) {
+	rep, err := r.userOp(ctx, op, r.scripts.setStatus, r.keys.userKeys(tenant, user),
+		r.userArgs(tenant, user, now, string(s), note, since))
 	if err != nil {
 		return Change{}, err
 	}
-	if rep.code == "offline" {
+	switch rep.code {
+	case "offline":
 		return Change{}, fmt.Errorf("user %q: %w", user, ErrOffline)
+	case "chosen":
+		return Change{}, fmt.Errorf("user %q: %w", user, ErrStatusChosen)
 	}
 	return rep.change, nil
 }

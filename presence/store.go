@@ -26,6 +26,9 @@ var (
 	// logout's close message (NATS down, the node paused) learns it here,
 	// when it re-asserts its connections.
 	ErrLoggedOut = errors.New("connection's session was logged out")
+	// ErrStatusChosen: RestoreStatus found a status the user chose after
+	// the one to restore; nothing changed (the user's choice stands).
+	ErrStatusChosen = errors.New("user chose a status since")
 	// ErrUnavailable: the backing service (Redis) does not answer; the caller
 	// may retry and must re-assert its connections once it is back.
 	ErrUnavailable = errors.New("presence store unavailable")
@@ -102,6 +105,14 @@ type Store interface {
 	// SetStatus sets the user's manual status and note; Online clears it.
 	// ErrOffline when the user has no live session.
 	SetStatus(ctx context.Context, tenant, user string, s wire.Status, note string, now time.Time) (Change, error)
+	// RestoreStatus sets a manual status again that the store lost (a node
+	// re-asserting its connections' users after it was reaped or Redis
+	// restarted empty): as SetStatus, unless the user chose a status with
+	// SetStatus at a version above since (the version the status to
+	// restore was learnt from); then ErrStatusChosen and nothing changes,
+	// so a restore never undoes what the user chose meanwhile, "online"
+	// included. ErrOffline as SetStatus.
+	RestoreStatus(ctx context.Context, tenant, user string, s wire.Status, note string, since int64, now time.Time) (Change, error)
 	// SetIdle sets one session's idle flag.
 	SetIdle(ctx context.Context, tenant, user, session string, idle bool, now time.Time) (Change, error)
 	// Logout ends a session at once, with no grace, and returns the

@@ -21,6 +21,7 @@
 --   ph  phone overlay JSON ('' none)    v   version of the last change
 --   st  status of the last change       sig state signature of it
 --   p   the PRESENCE JSON last committed
+--   mv  version at which the user last chose a status (setstatus.lua)
 --   s:<session>  "device|idle|bridge|conns|graceUntilMicros"
 --   c:<conn>     "session|node"
 -- ARGV[1] now in microseconds, ARGV[2] now as the contract's RFC 3339 string
@@ -69,14 +70,14 @@ local function node_of(v)
 end
 
 -- SCALARS are the user's fields other than sessions and connections.
-local SCALARS = {m = true, n = true, ph = true, st = true, sig = true, p = true}
+local SCALARS = {m = true, n = true, ph = true, st = true, sig = true, p = true, mv = true}
 
 -- load reads the user: u holds the scalar fields, u.ss the sessions,
 -- u.conns the connections (conn -> "session|node") and u.nconns their count.
 -- Writes are buffered in u.set / u.del and flushed once by commit.
 local function load()
   local raw = redis.call('HGETALL', K_USER)
-  local u = {m = '', n = '', ph = '', v = 0, st = 'offline', ss = {}, conns = {}, nconns = 0,
+  local u = {m = '', n = '', ph = '', mv = '', v = 0, st = 'offline', ss = {}, conns = {}, nconns = 0,
     set = {}, del = {}}
   for i = 1, #raw, 2 do
     local f, x = raw[i], raw[i + 1]
@@ -267,5 +268,6 @@ local function commit(u, ...)
       redis.call('PERSIST', K_USER)
     end
   end
+  u.v_after = v
   return {'ok', changed, p, was, is, ...}
 end

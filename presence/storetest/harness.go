@@ -253,6 +253,16 @@ func setStatus(u string, st wire.Status, note string) op {
 	}}
 }
 
+// restoreStatus restores a manual status learnt from the version of the
+// change made sinceAgo before this step (a change at time T has version T
+// in microseconds when the steps are a millisecond or more apart).
+func restoreStatus(u string, st wire.Status, note string, sinceAgo time.Duration) op {
+	return op{"restore status " + u + " " + string(st), func(ctx context.Context, s presence.Store, now time.Time) result {
+		ch, err := s.RestoreStatus(ctx, Tenant, u, st, note, now.Add(-sinceAgo).UnixMicro(), now)
+		return result{change: &ch, err: err}
+	}}
+}
+
 func setIdle(u, session string, idle bool) op {
 	return op{fmt.Sprintf("idle %s/%s %v", u, session, idle), func(ctx context.Context, s presence.Store, now time.Time) result {
 		ch, err := s.SetIdle(ctx, Tenant, u, session, idle, now)

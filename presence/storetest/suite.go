@@ -101,6 +101,37 @@ func scenarios() []scenario {
 			{6 * time.Second, setStatus("u1", wire.Busy, "x"), want{err: presence.ErrOffline}},
 			{7 * time.Second, connect(c1), online1},
 		}},
+		{name: "a restored status never undoes a status the user chose since", steps: []step{
+			{0, connect(c1), online1},
+			{1 * ms, setStatus("u1", wire.Busy, "meeting"),
+				want{changed: true, status: wire.Busy, sessions: 1, manual: true, note: "meeting"}},
+			// Restoring what the store still has: allowed, nothing changes.
+			{2 * ms, restoreStatus("u1", wire.Busy, "meeting", 1*ms),
+				want{status: wire.Busy, sessions: 1, manual: true, note: "meeting"}},
+			{3 * ms, setStatus("u1", wire.Online, ""), want{changed: true, status: wire.Online, sessions: 1}},
+			// The node learnt busy at 1 ms; the user chose online at 3 ms.
+			{4 * ms, restoreStatus("u1", wire.Busy, "meeting", 3*ms), want{err: presence.ErrStatusChosen}},
+			{5 * ms, get("u1"), want{status: wire.Online, sessions: 1}},
+			// The store forgets the user (all gone); their connection comes
+			// back (a re-assert): the restore goes through.
+			{6 * ms, disconnect(c1), want{status: wire.Online, sessions: 1}},
+			{6 * time.Second, expireDue(), want{ended: []string{"s1"}, status: wire.Offline}},
+			{7 * time.Second, connect(c1), online1},
+			{7*time.Second + 1*ms, restoreStatus("u1", wire.Busy, "meeting", 7*time.Second),
+				want{changed: true, status: wire.Busy, sessions: 1, manual: true, note: "meeting"}},
+		}},
+		{name: "a restore yields to online chosen after a re-assert, even unchanged", steps: []step{
+			{0, connect(c1), online1},
+			{1 * ms, setStatus("u1", wire.Busy, ""), want{changed: true, status: wire.Busy, sessions: 1, manual: true}},
+			{2 * ms, disconnect(c1), want{status: wire.Busy, sessions: 1, manual: true}},
+			{6 * time.Second, expireDue(), want{ended: []string{"s1"}, status: wire.Offline}},
+			// Re-asserted without its manual status: online.
+			{7 * time.Second, connect(c1), online1},
+			// The user chooses online: nothing changes, but it is a choice.
+			{7*time.Second + 1*ms, setStatus("u1", wire.Online, ""), still(wire.Online, 1)},
+			{7*time.Second + 2*ms, restoreStatus("u1", wire.Busy, "", 7*time.Second+1*ms), want{err: presence.ErrStatusChosen}},
+			{7*time.Second + 3*ms, get("u1"), want{status: wire.Online, sessions: 1}},
+		}},
 		{name: "idle sessions make the user away", steps: []step{
 			{0, connect(c1), online1},
 			{1 * ms, setIdle("u1", "s1", true), want{changed: true, status: wire.Away, sessions: 1}},
