@@ -102,24 +102,9 @@ func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
 // store's newer state; a change whose message never comes is delivered by
 // a round after that age.
 func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
-	// Rounds run by hand, with their time: the loop never ticks here.
-	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
-	n1 := tc.nodes[0]
-	connectUser(t, n1, "alice", "acme", "s-alice", "main")
-	bob, _ := connectUser(t, n1, "bob", "acme", "s-bob", "main")
-	reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
-	if reply["type"] != "ok" {
-		t.Fatalf("subscribe: %v", reply)
-	}
+	n1, bob, st, shown := aliceWatchedByBob(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opt := presence.DefaultOptions()
-	opt.Prefix = n1.cfg.Prefix
-	st, err := presence.NewRedis(ctx, tc.rdb, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
 	before := shown()
 
 	// In flight: in the store, its bus message not here yet.
@@ -172,23 +157,9 @@ func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
 // version alone; found unshown and unchanged in two rounds in a row, it is
 // delivered, so no clock keeps a lost bus message from its subscribers.
 func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
-	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
-	n1 := tc.nodes[0]
-	connectUser(t, n1, "alice", "acme", "s-alice", "main")
-	bob, _ := connectUser(t, n1, "bob", "acme", "s-bob", "main")
-	reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
-	if reply["type"] != "ok" {
-		t.Fatalf("subscribe: %v", reply)
-	}
+	n1, bob, st, shown := aliceWatchedByBob(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	opt := presence.DefaultOptions()
-	opt.Prefix = n1.cfg.Prefix
-	st, err := presence.NewRedis(ctx, tc.rdb, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shown := func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
 
 	// Made (and stamped) by a node whose clock is 5 minutes ahead (within
 	// maxVersionLead, so the bus would take it); its bus message is lost.
@@ -210,4 +181,28 @@ func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
 	}); f == nil {
 		t.Fatalf("bob never got alice's dnd: %s", statusesOf(bob.presenceFrames("alice")))
 	}
+}
+
+// aliceWatchedByBob starts one node whose anti-entropy rounds a test runs by
+// hand, with their time (the loop never ticks), with alice connected and bob
+// watching her, and a store on the node's Redis that changes alice behind
+// the bus's back; shown is the version of alice the node has shown.
+func aliceWatchedByBob(t *testing.T) (n1 *testNode, bob *client, st presence.Store, shown func() int64) {
+	t.Helper()
+	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
+	n1 = tc.nodes[0]
+	connectUser(t, n1, "alice", "acme", "s-alice", "main")
+	bob, _ = connectUser(t, n1, "bob", "acme", "s-bob", "main")
+	if reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}}); reply["type"] != "ok" {
+		t.Fatalf("subscribe: %v", reply)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opt := presence.DefaultOptions()
+	opt.Prefix = n1.cfg.Prefix
+	rs, err := presence.NewRedis(ctx, tc.rdb, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n1, bob, rs, func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
 }

@@ -66,6 +66,23 @@ func (s *gatedStore) RestoreStatus(ctx context.Context, tenant, user string, st 
 	return s.Store.RestoreStatus(ctx, tenant, user, st, note, since, now)
 }
 
+// gatedPair starts node n1 on a gatedStore and node n2 on the same Redis
+// and NATS (NODE_TTL 1 s each, so n2 reaps n1 soon after its heartbeats
+// stop getting through).
+func gatedPair(t *testing.T) (srv *testenv.RedisServer, st *gatedStore, n1, n2 *testNode) {
+	t.Helper()
+	const ttl = time.Second
+	srv = testenv.Redis(t)
+	nt := testenv.NATS(t)
+	st = newGatedStore(t, srv, ttl)
+	conf := func(id string) func(*Config) {
+		return func(c *Config) {
+			c.RedisURL, c.NATSURL, c.NodeID, c.NodeTTL = srv.URL, nt.URL, id, ttl
+		}
+	}
+	return srv, st, startNodeDeps(t, conf("n1"), Deps{Store: st}), startNode(t, conf("n2"))
+}
+
 // newGatedStore opens a Redis store on srv wrapped in a gatedStore.
 func newGatedStore(t *testing.T, srv *testenv.RedisServer, ttl time.Duration) *gatedStore {
 	t.Helper()
@@ -101,17 +118,7 @@ func wantManual(t *testing.T, st presence.Store, want wire.Status) {
 // connections it must re-assert their manual status too. Found by the chaos
 // checker (a manual status lost around SIGSTOP, seed 1 round 25).
 func TestManualStatusKeptWhenPausedNodeReasserts(t *testing.T) {
-	const ttl = time.Second
-	srv := testenv.Redis(t)
-	nt := testenv.NATS(t)
-	st := newGatedStore(t, srv, ttl)
-	conf := func(id string) func(*Config) {
-		return func(c *Config) {
-			c.RedisURL, c.NATSURL, c.NodeID, c.NodeTTL = srv.URL, nt.URL, id, ttl
-		}
-	}
-	a := startNodeDeps(t, conf("n1"), Deps{Store: st})
-	startNode(t, conf("n2")) // reaps n1
+	_, st, a, _ := gatedPair(t) // n2 reaps n1
 
 	c, _ := connectUser(t, a, "u1", "acme", "s1", "main")
 	w := watch(t, a, "u1")
@@ -164,17 +171,7 @@ func TestManualStatusReassertRetried(t *testing.T) {
 // restore gets through: the user's choice stands. Found by the chaos
 // checker (seed 7 round 6: u4 busy again after the user set online).
 func TestManualStatusRestoreYieldsToTheUsersChoice(t *testing.T) {
-	const ttl = time.Second
-	srv := testenv.Redis(t)
-	nt := testenv.NATS(t)
-	st := newGatedStore(t, srv, ttl)
-	conf := func(id string) func(*Config) {
-		return func(c *Config) {
-			c.RedisURL, c.NATSURL, c.NodeID, c.NodeTTL = srv.URL, nt.URL, id, ttl
-		}
-	}
-	a := startNodeDeps(t, conf("n1"), Deps{Store: st})
-	b := startNode(t, conf("n2"))
+	srv, st, a, b := gatedPair(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 
