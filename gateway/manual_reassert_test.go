@@ -98,6 +98,26 @@ func newGatedStore(t *testing.T, srv *testenv.RedisServer, ttl time.Duration) *g
 	return &gatedStore{Store: rs}
 }
 
+// setManual sets st as u1's manual status through c and waits until the
+// store has it.
+func setManual(t *testing.T, c *client, st presence.Store, status wire.Status) {
+	t.Helper()
+	if r := c.request(map[string]any{"type": "status", "status": string(status), "note": "set"}); r["type"] != "ok" {
+		t.Fatalf("status %s: %v", status, r)
+	}
+	wantManual(t, st, status)
+}
+
+// flushRedis empties srv, as a Redis restarted without its data.
+func flushRedis(t *testing.T, srv *testenv.RedisServer) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer func() { _ = rdb.Close() }()
+	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wantManual waits until the store says u1 is st (manual) with one session.
 func wantManual(t *testing.T, st presence.Store, want wire.Status) {
 	t.Helper()
@@ -122,10 +142,7 @@ func TestManualStatusKeptWhenPausedNodeReasserts(t *testing.T) {
 
 	c, _ := connectUser(t, a, "u1", "acme", "s1", "main")
 	w := watch(t, a, "u1")
-	if r := c.request(map[string]any{"type": "status", "status": "busy", "note": "call"}); r["type"] != "ok" {
-		t.Fatalf("status: %v", r)
-	}
-	wantManual(t, st, wire.Busy)
+	setManual(t, c, st, wire.Busy)
 
 	st.shut()
 	// n2 reaps n1: u1 goes offline, and n1 (still on NATS) hears it.
@@ -146,19 +163,11 @@ func TestManualStatusReassertRetried(t *testing.T) {
 	srv := testenv.Redis(t)
 	st := newGatedStore(t, srv, ttl)
 	a := startNodeDeps(t, func(c *Config) { c.NodeTTL = ttl }, Deps{Store: st})
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-
 	c, _ := connectUser(t, a, "u1", "acme", "s1", "main")
-	if r := c.request(map[string]any{"type": "status", "status": "dnd", "note": "focus"}); r["type"] != "ok" {
-		t.Fatalf("status: %v", r)
-	}
-	wantManual(t, st, wire.DND)
+	setManual(t, c, st, wire.DND)
 	st.failStatus.Store(2)
 	// Redis restarted empty: the node re-asserts; its first two restores fail.
-	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	flushRedis(t, srv)
 	wantManual(t, st, wire.DND)
 	if n := st.failStatus.Load(); n >= 0 {
 		t.Fatalf("the re-assert did not try RestoreStatus twice (%d failures left)", n+1)
@@ -172,19 +181,11 @@ func TestManualStatusReassertRetried(t *testing.T) {
 // checker (seed 7 round 6: u4 busy again after the user set online).
 func TestManualStatusRestoreYieldsToTheUsersChoice(t *testing.T) {
 	srv, st, a, b := gatedPair(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-
 	c, _ := connectUser(t, a, "u1", "acme", "s1", "main")
-	if r := c.request(map[string]any{"type": "status", "status": "busy", "note": "call"}); r["type"] != "ok" {
-		t.Fatalf("status: %v", r)
-	}
-	wantManual(t, st, wire.Busy)
+	setManual(t, c, st, wire.Busy)
 	// The restore fails for a long while (a flaky link to Redis).
 	st.failStatus.Store(1 << 30)
-	if err := rdb.FlushDB(context.Background()).Err(); err != nil {
-		t.Fatal(err)
-	}
+	flushRedis(t, srv)
 	// The user's connection is back in the store (re-asserted), without
 	// its manual status, and the user opens a window on n2 and chooses
 	// online there.
