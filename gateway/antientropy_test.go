@@ -14,24 +14,11 @@ import (
 // published nothing) reaches the node's subscribers through the periodic
 // re-read (PGW_RESYNC_EVERY), not never.
 func TestAntiEntropyDeliversALostPublish(t *testing.T) {
-	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = 200 * time.Millisecond })
-	n1 := tc.nodes[0]
-	connectUser(t, n1, "alice", "acme", "s-alice", "main")
-	bob, _ := connectUser(t, n1, "bob", "acme", "s-bob", "main")
-	reply := bob.request(map[string]any{"type": "subscribe", "id": 2, "users": []string{"alice"}})
-	if reply["type"] != "ok" {
-		t.Fatalf("subscribe: %v", reply)
-	}
+	_, bob, st, _ := aliceWatchedByBob(t, 200*time.Millisecond)
 
 	// Another writer changes alice in the shared store and publishes nothing.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	opt := presence.DefaultOptions()
-	opt.Prefix = n1.cfg.Prefix
-	st, err := presence.NewRedis(ctx, tc.rdb, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ch, err := st.SetStatus(ctx, "acme", "alice", wire.DND, "unseen", time.Now())
 	if err != nil || !ch.Changed {
 		t.Fatalf("set status in the store: %v %+v", err, ch)
@@ -102,7 +89,7 @@ func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
 // store's newer state; a change whose message never comes is delivered by
 // a round after that age.
 func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
-	n1, bob, st, shown := aliceWatchedByBob(t)
+	n1, bob, st, shown := aliceWatchedByBob(t, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	before := shown()
@@ -157,7 +144,7 @@ func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
 // version alone; found unshown and unchanged in two rounds in a row, it is
 // delivered, so no clock keeps a lost bus message from its subscribers.
 func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
-	n1, bob, st, shown := aliceWatchedByBob(t)
+	n1, bob, st, shown := aliceWatchedByBob(t, time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -183,13 +170,14 @@ func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
 	}
 }
 
-// aliceWatchedByBob starts one node whose anti-entropy rounds a test runs by
-// hand, with their time (the loop never ticks), with alice connected and bob
-// watching her, and a store on the node's Redis that changes alice behind
-// the bus's back; shown is the version of alice the node has shown.
-func aliceWatchedByBob(t *testing.T) (n1 *testNode, bob *client, st presence.Store, shown func() int64) {
+// aliceWatchedByBob starts one node with anti-entropy every resyncEvery
+// (an hour: rounds a test runs by hand, with their time), with alice
+// connected and bob watching her, and a store on the node's Redis that
+// changes alice behind the bus's back; shown is the version of alice the
+// node has shown.
+func aliceWatchedByBob(t *testing.T, resyncEvery time.Duration) (n1 *testNode, bob *client, st presence.Store, shown func() int64) {
 	t.Helper()
-	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = time.Hour })
+	tc := startCluster(t, 1, func(c *Config) { c.ResyncEvery = resyncEvery })
 	n1 = tc.nodes[0]
 	connectUser(t, n1, "alice", "acme", "s-alice", "main")
 	bob, _ = connectUser(t, n1, "bob", "acme", "s-bob", "main")
