@@ -59,7 +59,6 @@ type conn struct {
 	mu         sync.Mutex
 	queue      []outFrame
 	expires    int64         // the token's exp in Unix seconds (JWT's own unit; nanoseconds end in 2262); 0: none (a login's is the tracker's)
-	nextPing   int64         // monoNow time of the next ping (sweep)
 	subs       userSet       // watched users (own tenant)
 	writerGone chan struct{} // made by cleanup when it must wait for the writer
 
@@ -165,10 +164,11 @@ func (c *conn) send(data []byte) {
 	c.mu.Unlock()
 }
 
-// ping queues a WebSocket ping (batched pings: the node's sweeper calls it).
+// ping queues a WebSocket ping to a welcomed connection (the node's
+// pingTurn calls it).
 func (c *conn) ping() {
 	c.mu.Lock()
-	if !c.closing && len(c.queue) < c.n.cfg.OutboundQueue {
+	if c.welcomed && !c.closing && len(c.queue) < c.n.cfg.OutboundQueue {
 		c.queue = append(c.queue, outFrame{ping: true})
 		c.kickLocked()
 	}

@@ -285,7 +285,6 @@ func (c *conn) hello(f *frame) bool {
 	c.mu.Lock()
 	c.setClaimsLocked(claims)
 	c.welcomed = true
-	c.nextPing = monoNow() + int64(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	n.hub.add(c)
 	n.manual.observe(ch.Presence)

@@ -53,6 +53,8 @@ type Node struct {
 	verifyConns atomic.Bool // NATS reconnected: the heartbeat loop re-asserts the connections
 	// lastBeat is when a heartbeat last got through (the heartbeat loop's own).
 	lastBeat time.Time
+	// pingNext is the pinger's next turn (pingTurn's own).
+	pingNext int
 	bus      *bus.Bus
 	auth     *auth.Verifier
 	hub      *hub

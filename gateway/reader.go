@@ -360,6 +360,20 @@ func (rs *readers) remove(c *conn) {
 	rs.mu.Unlock()
 }
 
+// stride returns the connections in slots from, from+k, from+2k, …: k
+// calls with from = 0 … k-1 return each connection once.
+func (rs *readers) stride(from, k int) []*conn {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	var out []*conn
+	for i := from; i < len(rs.slots); i += k {
+		if c := rs.slots[i]; c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (rs *readers) get(i int32) *conn {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()

@@ -359,3 +359,38 @@ func TestReaderHelloAnsweredAfterItsWait(t *testing.T) {
 		})
 	}
 }
+
+// The pinger's turns: k turns of readers.stride return every connection
+// once, and no turn more than its share, so a node's pings are spread over
+// the heartbeat instead of going out in one burst (pingTurn).
+func TestReadersStrideSpreadsTurns(t *testing.T) {
+	var rs readers
+	conns := make([]*conn, 103)
+	for i := range conns {
+		conns[i] = &conn{}
+		rs.add(conns[i])
+	}
+	for _, i := range []int{0, 7, 50, 102} { // freed slots are skipped
+		rs.remove(conns[i])
+	}
+	const k = 10
+	seen := map[*conn]int{}
+	for turn := range k {
+		got := rs.stride(turn, k)
+		if len(got) > (len(conns)+k-1)/k {
+			t.Fatalf("turn %d pings %d connections, more than its share of %d", turn, len(got), (len(conns)+k-1)/k)
+		}
+		for _, c := range got {
+			seen[c]++
+		}
+	}
+	for i, c := range conns {
+		want := 1
+		if i == 0 || i == 7 || i == 50 || i == 102 {
+			want = 0
+		}
+		if seen[c] != want {
+			t.Fatalf("connection in slot %d came %d times in %d turns, want %d", i, seen[c], k, want)
+		}
+	}
+}

@@ -44,7 +44,6 @@ func (c *conn) helloWatch(f *frame, claims auth.Claims, session string, refuse f
 	c.mu.Lock()
 	c.setClaimsLocked(claims)
 	c.welcomed = true
-	c.nextPing = monoNow() + int64(n.cfg.Heartbeat)
 	c.mu.Unlock()
 	c.seen()
 	var p wire.Presence
