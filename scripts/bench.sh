@@ -66,8 +66,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-log "building gateway, loadtest, membench, bare and nats-server into $OUT/bin"
-go build -o "$OUT/bin/" ./cmd/gateway ./cmd/loadtest ./cmd/membench ./internal/membench/bare
+log "building gateway, loadtest, membench, bare, barefanout and nats-server into $OUT/bin"
+go build -o "$OUT/bin/" ./cmd/gateway ./cmd/loadtest ./cmd/membench ./internal/membench/bare ./internal/barefanout
 LT="$OUT/bin/loadtest"
 
 PIDS=()    # gateway nodes
@@ -137,6 +137,17 @@ start_nodes() { # start_nodes N: (re)starts N fresh nodes, so RSS baselines are 
   done
 }
 targets() { local IFS=,; echo "${NODES[*]:0:$1}"; }
+start_bare() { # start_bare N: replaces the nodes with N barefanout servers (the fan-out's floor)
+  start_nodes 0
+  for i in $(seq 1 "$1"); do
+    local port; port=$("$LT" freeport)
+    env ${NODE_ENV[@]+"${NODE_ENV[@]}"} "$OUT/bin/barefanout" --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --redis-url "$REDIS_URL" \
+      --nats-url "$NATS_URL" --prefix "$PREFIX" --node-id "$PREFIX-b$i" >>"$OUT/barefanout-$i.log" 2>&1 &
+    PIDS+=($!)
+    NODES+=("http://127.0.0.1:$port")
+    wait_port "$port" "${PIDS[-1]}" || { log "barefanout did not start (log $OUT/barefanout-$i.log)"; exit 2; }
+  done
+}
 
 RESULTS=()
 run() { # run NAME NODES ARGS...: one scenario; a missed check is recorded, not fatal
@@ -144,7 +155,7 @@ run() { # run NAME NODES ARGS...: one scenario; a missed check is recorded, not 
   if [ -n "${BENCH_ONLY:-}" ] && [[ $ONLY != *" $name "* ]]; then log "scenario $name skipped (BENCH_ONLY)"; return 0; fi
   log "scenario $name on $nodes node(s): $*"
   local rc=0
-  "$LT" --label "$name" --targets "$(targets "$nodes")" --secret "$SECRET" --tenant "$TENANT" --redis-url "$REDIS_URL" \
+  "$LT" --label "$name" --targets "$(targets "$nodes")" --secret "$SECRET" --tenant "$TENANT" --redis-url "${LT_REDIS_URL-$REDIS_URL}" \
     --prefix "$PREFIX" --grace "$GRACE" --progress=false --text "$OUT/$name.txt" --json "$OUT/$name.json" \
     --html "$OUT/$name.html" "$@" || rc=$?
   if [ "$rc" -ge 2 ]; then log "scenario $name could not run (exit $rc)"; return 0; fi
@@ -180,8 +191,22 @@ if [[ $SKIP != *" harness "* ]]; then
   fi
   run fanout-10k 3 --scenario fanout --users "$(scale 2000)" --subs 10 --rate "$(scale 1000)" --duration "$DUR" --connect-rate 2000 --user-prefix f
   run fanout-50k 3 --scenario fanout --users "$(scale 5000)" --subs 20 --rate "$(scale 2500)" --duration "$DUR" --connect-rate 2000 --procs 2 --user-prefix g
+  #    The same two runs against 3 barefanout servers (internal/barefanout):
+  #    only the input and output a fan-out cannot skip, none of pgw's
+  #    rules. Their CPU per delivery and latency are the floor of this
+  #    machine that pgw's are read against (no store or presence checks:
+  #    it keeps no presence; so no --redis-url and --verify-users 0).
+  if [ -n "${BENCH_ONLY:-}" ] && [[ $ONLY != *" fanout-10k-bare "* && $ONLY != *" fanout-50k-bare "* ]]; then
+    log "barefanout runs skipped (BENCH_ONLY)"
+  else
+    [ "$FANOUT_PROCS" = 0 ] || NODE_ENV=("GOMAXPROCS=$FANOUT_PROCS")
+    start_bare 3
+    NODE_ENV=()
+    LT_REDIS_URL="" run fanout-10k-bare 3 --scenario fanout --users "$(scale 2000)" --subs 10 --rate "$(scale 1000)" --duration "$DUR" --connect-rate 2000 --user-prefix fb --verify-users 0
+    LT_REDIS_URL="" run fanout-50k-bare 3 --scenario fanout --users "$(scale 5000)" --subs 20 --rate "$(scale 2500)" --duration "$DUR" --connect-rate 2000 --procs 2 --user-prefix gb --verify-users 0
+  fi
   # 4. churn: windows, restarts, logouts (nodes with Go's default again).
-  [ "$FANOUT_PROCS" = 0 ] || start_nodes 3
+  start_nodes 3
   run churn 3 --scenario churn --users "$(scale 600)" --windows 2 --rate "$(scale 40)" --duration "$DUR" --logout 0.1 --connect-rate 1000 --user-prefix k
   # 5. telephony.
   run ipt 3 --scenario ipt --users "$(scale 1000)" --bridges 10 --rate "$(scale 200)" --duration "$DUR" --connect-rate 1000 --user-prefix i
