@@ -65,6 +65,7 @@ func WriteMarkdown(w io.Writer, m Machine, results []*loadtest.Result) error {
 			r.Maxima[loadtest.MPeakOpen], ms(r.Lat(loadtest.LConnect).Summary().P99), lat, thr, r.ErrorTotal(),
 			fmtBytes(r.Server.BytesPerConn), fmtBytes(r.Server.MarginalPerConn), orNA(r.Server.CPUPer1kDeliveries*1000, "%.1f"), Verdict(r))
 	}
+	writeFloors(&b, results)
 	for i, r := range results {
 		fmt.Fprintf(&b, "\n## Run %d: %s\n\n%s.\n\n", i+1, r.Config.Name(), Shape(r))
 		fmt.Fprintf(&b, "```\n%s\n```\n\n", CommandLine(r.Config))
@@ -91,13 +92,48 @@ func WriteMarkdown(w io.Writer, m Machine, results []*loadtest.Result) error {
 	return err
 }
 
+// FloorSuffix marks a run's same-run floor: the run labelled X+FloorSuffix
+// drove the same scenario against a server that does only its input and
+// output (scripts/bench.sh: fanout-50k-bare, against internal/barefanout).
+const FloorSuffix = "-bare"
+
+// writeFloors adds a table that reads each run against its floor, when the
+// results hold both.
+func writeFloors(b *strings.Builder, results []*loadtest.Result) {
+	byName := map[string]*loadtest.Result{}
+	for _, r := range results {
+		byName[r.Config.Name()] = r
+	}
+	var rows []string
+	for _, r := range results {
+		f := byName[r.Config.Name()+FloorSuffix]
+		if f == nil || f.Config.Scenario != r.Config.Scenario {
+			continue
+		}
+		name := mainLatencyName(r)
+		rs, fs := r.Lat(name).Summary(), f.Lat(name).Summary()
+		ratio := func(a, b float64) string {
+			if a <= 0 || b <= 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.2f×", a/b)
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s / %s (%s) | %s / %s ms (%s) | %s / %s ms (%s) |", r.Config.Name(),
+			orNA(r.Server.CPUPer1kDeliveries*1000, "%.1f"), orNA(f.Server.CPUPer1kDeliveries*1000, "%.1f"), ratio(r.Server.CPUPer1kDeliveries, f.Server.CPUPer1kDeliveries),
+			ms(rs.P50), ms(fs.P50), ratio(rs.P50, fs.P50), ms(rs.P99), ms(fs.P99), ratio(rs.P99, fs.P99)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\nAgainst the same-run floor (the run labelled `" + FloorSuffix + "`: the same scenario against a server that does " +
+		"only its input and output, internal/barefanout):\n\n")
+	b.WriteString("| run | CPU ms / 1k deliveries: run / floor (ratio) | p50: run / floor | p99: run / floor |\n|---|---:|---:|---:|\n")
+	b.WriteString(strings.Join(rows, "\n") + "\n")
+}
+
 // mainLatency is the scenario's headline latency and throughput.
 func mainLatency(r *loadtest.Result) (string, string) {
-	name := map[string]string{loadtest.ScenarioFanout: loadtest.LDelivery, loadtest.ScenarioStorm: loadtest.LReconnect,
-		loadtest.ScenarioIPT: loadtest.LCall}[r.Config.Scenario]
-	if name == "" {
-		name = loadtest.LConnect
-	}
+	name := mainLatencyName(r)
 	s := r.Lat(name).Summary()
 	lat := fmt.Sprintf("%s %s / %s / %s ms", name, ms(s.P50), ms(s.P99), ms(s.Max))
 	var thr string
@@ -116,6 +152,16 @@ func mainLatency(r *loadtest.Result) (string, string) {
 		}
 	}
 	return lat, thr
+}
+
+// mainLatencyName is the latency a scenario is judged by.
+func mainLatencyName(r *loadtest.Result) string {
+	name := map[string]string{loadtest.ScenarioFanout: loadtest.LDelivery, loadtest.ScenarioStorm: loadtest.LReconnect,
+		loadtest.ScenarioIPT: loadtest.LCall}[r.Config.Scenario]
+	if name == "" {
+		name = loadtest.LConnect
+	}
+	return name
 }
 
 // md escapes the characters that would break a table cell.

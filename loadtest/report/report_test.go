@@ -142,3 +142,28 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// A run and its same-run floor (labelled with FloorSuffix) get a table of
+// their ratios; a run without one gets none.
+func TestMarkdownReadsARunAgainstItsFloor(t *testing.T) {
+	run, floor := sample(t), sample(t)
+	run.Config.Label, floor.Config.Label = "fanout-50k", "fanout-50k"+FloorSuffix
+	run.Server.CPUPer1kDeliveries, floor.Server.CPUPer1kDeliveries = 0.0198, 0.0180
+	m := Machine{Date: time.Now(), Cores: 2, CPU: "test CPU", GoVersion: "go", Kernel: "Linux"}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, m, []*loadtest.Result{run, floor}); err != nil {
+		t.Fatal(err)
+	}
+	p50, p99 := ms(run.Lat(loadtest.LDelivery).Summary().P50), ms(run.Lat(loadtest.LDelivery).Summary().P99)
+	row := "| fanout-50k | 19.8 / 18.0 (1.10×) | " + p50 + " / " + p50 + " ms (1.00×) | " + p99 + " / " + p99 + " ms (1.00×) |"
+	if !strings.Contains(md.String(), row) {
+		t.Fatalf("markdown lacks the floor row %q:\n%s", row, md.String())
+	}
+	md.Reset()
+	if err := WriteMarkdown(&md, m, []*loadtest.Result{run}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "same-run floor") {
+		t.Fatalf("a run without its floor got a floor table:\n%s", md.String())
+	}
+}
