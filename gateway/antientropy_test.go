@@ -24,12 +24,7 @@ func TestAntiEntropyDeliversALostPublish(t *testing.T) {
 		t.Fatalf("set status in the store: %v %+v", err, ch)
 	}
 
-	f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
-		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
-	})
-	if f == nil {
-		t.Fatalf("bob never saw alice's dnd that only the store had: %s", statusesOf(bob.presenceFrames("alice")))
-	}
+	f := waitAliceDnd(t, bob, "bob never saw alice's dnd that only the store had")
 	if v, _ := f["version"].(float64); int64(v) != ch.Presence.Version {
 		t.Fatalf("delivered version %v, the store's change has %d", f["version"], ch.Presence.Version)
 	}
@@ -68,11 +63,7 @@ func TestSubscribeSnapshotNewerThanNodePushesToWatchers(t *testing.T) {
 	// Now the bus message of the same change arrives, late.
 	tn.onPresence("acme", "alice", ch.Presence.Version, mustJSON(ch.Presence))
 
-	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
-		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
-	}); f == nil {
-		t.Fatalf("bob kept alice's older state: %s", statusesOf(bob.presenceFrames("alice")))
-	}
+	waitAliceDnd(t, bob, "bob kept alice's older state")
 	// Exactly once each: carol had it in her reply, bob got one push.
 	if got := len(carol.presenceFrames("alice")); got != 0 {
 		t.Fatalf("carol was also pushed alice %d times after her reply", got)
@@ -123,11 +114,7 @@ func TestAntiEntropyLeavesAChangeInFlightToTheBus(t *testing.T) {
 	if v := shown(); v != dnd.Presence.Version {
 		t.Fatalf("a round an hour later left the node at version %d, want the store's %d", v, dnd.Presence.Version)
 	}
-	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
-		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
-	}); f == nil {
-		t.Fatalf("bob never got alice's lost dnd: %s", statusesOf(bob.presenceFrames("alice")))
-	}
+	waitAliceDnd(t, bob, "bob never got alice's lost dnd")
 	var busies int
 	for _, m := range bob.presenceFrames("alice") {
 		if m["status"] == "busy" {
@@ -163,11 +150,7 @@ func TestAntiEntropyDeliversAChangeStampedAhead(t *testing.T) {
 	if v := shown(); v != dnd.Presence.Version {
 		t.Fatalf("the second round left the node at version %d, want the store's %d", v, dnd.Presence.Version)
 	}
-	if f, _ := bob.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
-		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
-	}); f == nil {
-		t.Fatalf("bob never got alice's dnd: %s", statusesOf(bob.presenceFrames("alice")))
-	}
+	waitAliceDnd(t, bob, "bob never got alice's dnd")
 }
 
 // aliceWatchedByBob starts one node with anti-entropy every resyncEvery
@@ -193,4 +176,17 @@ func aliceWatchedByBob(t *testing.T, resyncEvery time.Duration) (n1 *testNode, b
 		t.Fatal(err)
 	}
 	return n1, bob, rs, func() int64 { v, _ := n1.hub.shownPresent("acme", "alice"); return v }
+}
+
+// waitAliceDnd waits for w's presence frame of alice in dnd and returns it;
+// without one it fails with why and the statuses w was shown.
+func waitAliceDnd(t *testing.T, w *client, why string) map[string]any {
+	t.Helper()
+	f, _ := w.waitFrame(0, 10*time.Second, func(m map[string]any) bool {
+		return m["type"] == "presence" && m["user"] == "alice" && m["status"] == "dnd"
+	})
+	if f == nil {
+		t.Fatalf("%s: %s", why, statusesOf(w.presenceFrames("alice")))
+	}
+	return f
 }
